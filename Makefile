@@ -1,0 +1,35 @@
+# Each target creates .venv when it is missing, so one command is enough on a fresh machine.
+PY      ?= python3
+VENV    ?= .venv
+VPY     := $(VENV)/bin/python
+PROFILE ?= workshop
+NBDIR   := build/nb-ci
+
+.PHONY: setup course test lab bench notebooks-ci clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(VPY) || $(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -r requirements.txt
+	$(VPY) -m pip install -q --no-deps -e .
+	touch $@
+
+setup: $(VENV)/.installed
+
+## make course: execute every notebook in order on the offline workshop profile -> runs/<timestamp>/
+course: setup
+	$(VPY) -m course_utils.run --profile $(PROFILE)
+
+## make test: unit tests + every notebook with the ci profile under nbval
+test: setup
+	$(VPY) -m course_utils.run --profile ci --prepare-only --output-dir $(NBDIR)
+	$(VPY) -m pytest tests $(NBDIR) --nbval-lax --nbval-current-env -p no:cacheprovider
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks
+
+bench: setup
+	$(VPY) -m benchmarks
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,274 @@
+"""Named parameter sets: one place that sizes every notebook.
+
+Three profiles, picked with the notebooks' ``profile`` parameter:
+
+* ``ci``        seconds per notebook on 2 CPU cores: tiny models, a few dozen examples.
+* ``workshop``  the offline default on a laptop CPU: models that visibly learn, the whole
+                course in about half an hour on 2 cores.
+* ``course``    the original course sizes and Hub assets, for a GPU (Colab).
+
+``activate(profile)`` must run before any Hugging Face library is imported: it sets the
+offline switches and a project-local ``HF_HOME`` so nothing waits on a network time-out and
+nothing is written outside the project.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import random
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Each profile: `offline` decides the env switches; `clm` and `qa` hold the sizes of each track.
+# Values that name an asset (`*_source`) are resolved by `course_utils.assets`.
+PROFILES: dict[str, dict[str, Any]] = {
+    "ci": {
+        "offline": True,
+        "clm": {
+            "corpus_source": "bundled",
+            "tokenizer_source": "bundled",
+            "max_train_files": 300,
+            "max_valid_files": 40,
+            "vocab_size": 1000,
+            "context_length": 64,
+            "n_layer": 1,
+            "n_embd": 32,
+            "n_head": 2,
+            "batch_size": 8,
+            "gradient_accumulation_steps": 2,
+            "learning_rate": 5e-4,
+            "weight_decay": 0.1,
+            "warmup_steps": 2,
+            "max_steps": 6,
+            "eval_steps": 3,
+            "num_proc": 1,
+            "dropout": 0.0,
+        },
+        "qa": {
+            "data_source": "bundled",
+            "encoder_source": "bundled",
+            "max_train_examples": 48,
+            "max_eval_examples": 24,
+            "max_length": 128,
+            "stride": 32,
+            "batch_size": 8,
+            "learning_rate": 1e-4,
+            "weight_decay": 0.01,
+            "warmup_ratio": 0.1,
+            "num_train_epochs": 1,
+            "max_steps": 4,
+            "dynamic_padding": True,
+            "num_proc": 1,
+        },
+    },
+    "workshop": {
+        "offline": True,
+        "clm": {
+            "corpus_source": "bundled",
+            "tokenizer_source": "bundled",
+            "max_train_files": None,
+            "max_valid_files": 500,
+            "vocab_size": 8000,
+            "context_length": 128,
+            "n_layer": 4,
+            "n_embd": 256,
+            "n_head": 4,
+            "batch_size": 32,
+            "gradient_accumulation_steps": 1,
+            "learning_rate": 5e-4,
+            "weight_decay": 0.1,
+            "warmup_steps": 100,
+            "max_steps": 1200,
+            "eval_steps": 200,
+            "num_proc": 2,
+            "dropout": 0.0,
+        },
+        "qa": {
+            "data_source": "bundled",
+            "encoder_source": "bundled",
+            "max_train_examples": None,
+            "max_eval_examples": None,
+            "max_length": 256,
+            "stride": 64,
+            "batch_size": 8,
+            "learning_rate": 1e-4,
+            "weight_decay": 0.01,
+            "warmup_ratio": 0.1,
+            "num_train_epochs": 3,
+            "max_steps": -1,
+            "dynamic_padding": True,
+            "num_proc": 1,
+        },
+    },
+    "course": {
+        "offline": False,
+        "clm": {
+            # The course's own assets: the pre-filtered codeparrot-ds and its tokenizer.
+            "corpus_source": "huggingface-course/codeparrot-ds",
+            "tokenizer_source": "huggingface-course/code-search-net-tokenizer",
+            "max_train_files": None,
+            "max_valid_files": None,
+            "vocab_size": None,  # taken from the tokenizer
+            "context_length": 128,
+            "n_layer": 12,
+            "n_embd": 768,
+            "n_head": 12,
+            "batch_size": 32,
+            "gradient_accumulation_steps": 8,
+            "learning_rate": 5e-4,
+            "weight_decay": 0.1,
+            "warmup_steps": 1000,
+            "max_steps": -1,
+            "eval_steps": 5000,
+            "num_proc": 4,
+            "dropout": 0.1,
+        },
+        "qa": {
+            "data_source": "squad",
+            "encoder_source": "bert-base-cased",
+            "max_train_examples": None,
+            "max_eval_examples": None,
+            "max_length": 384,
+            "stride": 128,
+            "batch_size": 8,
+            "learning_rate": 2e-5,
+            "weight_decay": 0.01,
+            "warmup_ratio": 0.0,
+            "num_train_epochs": 3,
+            "max_steps": -1,
+            "dynamic_padding": False,
+            "num_proc": 4,
+        },
+    },
+}
+
+PROFILE_NAMES = tuple(PROFILES)
+
+
+@dataclass
+class Profile:
+    """The resolved settings one notebook runs with (a profile plus the learner's overrides)."""
+
+    name: str
+    offline: bool
+    clm: dict[str, Any] = field(default_factory=dict)
+    qa: dict[str, Any] = field(default_factory=dict)
+    seed: int = 42
+
+    def __getitem__(self, dotted: str) -> Any:
+        track, _, key = dotted.partition(".")
+        return getattr(self, track)[key]
+
+
+def in_colab() -> bool:
+    """Colab is detected by its module, as Colab's own docs recommend."""
+    return "google.colab" in sys.modules
+
+
+def has_gpu() -> bool:
+    """Asked lazily so that importing this module never imports torch."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a hard dependency
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def default_profile_name() -> str:
+    """`auto`: the course sizes on Colab with a GPU, the offline workshop everywhere else."""
+    return "course" if in_colab() and has_gpu() else "workshop"
+
+
+def get_profile(name: str = "auto", **overrides: Any) -> Profile:
+    """Return profile `name` with `overrides` applied.
+
+    Overrides are given as ``clm_<key>=`` / ``qa_<key>=`` (the names papermill passes), or as
+    plain keys when unambiguous. ``None`` means "keep the profile's value", so a notebook's
+    parameters cell can list every knob with ``None`` and only what the learner sets counts.
+    """
+    if name in (None, "", "auto"):
+        name = default_profile_name()
+    if name not in PROFILES:
+        raise ValueError(
+            f"unknown profile {name!r}: choose one of {', '.join(PROFILE_NAMES)} (or 'auto')"
+        )
+    raw = copy.deepcopy(PROFILES[name])
+    seed = overrides.pop("seed", None)
+    offline = overrides.pop("offline", None)
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        track, sep, rest = key.partition("_")
+        if sep and track in ("clm", "qa") and rest in raw[track]:
+            raw[track][rest] = value
+            continue
+        owners = [t for t in ("clm", "qa") if key in raw[t]]
+        if len(owners) == 1:
+            raw[owners[0]][key] = value
+        elif len(owners) > 1:
+            raise ValueError(f"parameter {key!r} is ambiguous: write clm_{key} or qa_{key}")
+        else:
+            known = sorted(f"clm_{k}" for k in raw["clm"]) + sorted(f"qa_{k}" for k in raw["qa"])
+            raise ValueError(f"unknown parameter {key!r}; known parameters: {', '.join(known)}")
+    return Profile(
+        name=name,
+        offline=raw["offline"] if offline is None else bool(offline),
+        clm=raw["clm"],
+        qa=raw["qa"],
+        seed=42 if seed is None else int(seed),
+    )
+
+
+def configure_environment(offline: bool, hf_home: str | os.PathLike | None = None) -> None:
+    """Set the Hugging Face switches. Must run before `transformers`/`datasets` are imported,
+    because both read these variables once, at import time."""
+    if offline:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["HF_DATASETS_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        os.environ.setdefault("HF_HOME", str(hf_home or PROJECT_ROOT / ".cache" / "huggingface"))
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if os.environ.get("COURSE_QUIET") == "1":
+        # ci: no progress bars in executed notebooks (they bloat outputs); people keep them.
+        os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+        os.environ["TQDM_DISABLE"] = "1"
+
+
+def quiet() -> bool:
+    """True where progress bars should stay off (the ci profile, batch runs)."""
+    return os.environ.get("COURSE_QUIET") == "1"
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and torch together (transformers' own `set_seed` does the same)."""
+    random.seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def activate(name: str = "auto", **overrides: Any) -> Profile:
+    """Resolve a profile, configure the environment for it and seed everything.
+
+    Call it in the first code cell after the parameters cell, before importing any Hugging Face
+    library. The ci profile also switches progress bars off.
+    """
+    prof = get_profile(name, **overrides)
+    if prof.name == "ci":
+        os.environ["COURSE_QUIET"] = "1"
+    configure_environment(prof.offline)
+    set_seed(prof.seed)
+    return prof

@@ -1,0 +1,33 @@
+"""Plots and rich displays for the notebooks. Depends on nothing else of ours."""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, Iterable
+
+
+def show_source(*objects: Callable[..., Any] | type) -> Any:
+    """Display the source of helpers as highlighted code, so prose and code never drift apart.
+
+    Falls back to plain text where IPython is absent (a script, a test).
+    """
+    source = "\n\n".join(inspect.getsource(obj) for obj in objects)
+    try:
+        from IPython.display import Markdown, display
+    except ImportError:  # pragma: no cover - notebooks always have IPython
+        print(source)
+        return source
+    display(Markdown(f"```python\n{source}\n```"))
+    return None
+
+
+def changed_box(items: Iterable[str], title: str = "What changed from the course's code, and why") -> Any:
+    """A highlighted box listing the fixes this notebook applies to the course's code."""
+    bullets = "\n".join(f"- {item}" for item in items)
+    text = f"**{title}**\n\n{bullets}"
+    try:
+        from IPython.display import Markdown, display
+    except ImportError:  # pragma: no cover
+        print(text)
+        return text
+    display(Markdown(f"> " + text.replace("\n", "\n> ")))
+    return None

@@ -1,0 +1,67 @@
+"""Folders that hand artefacts from one notebook to the next, never overwriting a learner's work.
+
+A *workspace* (the notebooks' ``output_dir``) holds one folder per artefact kind
+(``clm-tokenizer``, ``clm-trainer``, ``qa-trainer`` ...). Each training run writes into a new,
+time-stamped folder inside it; later notebooks load the newest complete one.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from pathlib import Path
+
+from .profiles import PROJECT_ROOT
+
+COMPLETE_MARKER = "COMPLETE"
+
+
+def default_workspace(profile_name: str) -> Path:
+    """``runs/workspace-<profile>`` under the project: one shared hand-over folder per profile."""
+    return PROJECT_ROOT / "runs" / f"workspace-{profile_name}"
+
+
+def workspace(output_dir: str | os.PathLike | None, profile_name: str) -> Path:
+    """The notebooks' ``output_dir`` parameter, defaulted and created."""
+    path = Path(output_dir) if output_dir else default_workspace(profile_name)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def timestamp() -> str:
+    return _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+
+
+def new_run_dir(base: str | os.PathLike, name: str) -> Path:
+    """A fresh ``base/name/<timestamp>`` folder; never reuses an existing one."""
+    parent = Path(base) / name
+    parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        path = parent / timestamp()
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:  # two calls within the same microsecond
+            continue
+
+
+def mark_complete(path: str | os.PathLike) -> None:
+    """Written last, so a run killed half-way is never mistaken for a finished one."""
+    Path(path, COMPLETE_MARKER).write_text(timestamp() + "\n")
+
+
+def latest_complete(base: str | os.PathLike, name: str) -> Path | None:
+    """The newest finished run of artefact `name`, or None."""
+    parent = Path(base) / name
+    if not parent.is_dir():
+        return None
+    done = sorted(p for p in parent.iterdir() if (p / COMPLETE_MARKER).exists())
+    return done[-1] if done else None
+
+
+def latest_run(base: str | os.PathLike, name: str) -> Path | None:
+    """The newest run of `name`, finished or not (what resume continues)."""
+    parent = Path(base) / name
+    if not parent.is_dir():
+        return None
+    runs = sorted(p for p in parent.iterdir() if p.is_dir())
+    return runs[-1] if runs else None
