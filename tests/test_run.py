@@ -1,0 +1,112 @@
+"""The batch runner behind `make course`: order, parameters, failure, no overwriting."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_utils import run
+
+
+def make_notebook(path: Path, body: str, params: str = "profile = 'ci'\noutput_dir = None\nx = 1\n") -> Path:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(params)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture()
+def nbdir(tmp_path: Path) -> Path:
+    d = tmp_path / "nbs"
+    d.mkdir()
+    make_notebook(d / "01_ok.ipynb",
+                  "from course_utils.workspace import record_metrics\n"
+                  "record_metrics(x_seen=x, profile=profile)\nprint('x =', x)")
+    make_notebook(d / "02_fails.ipynb", "raise ValueError('boom in cell 2')")
+    make_notebook(d / "03_after.ipynb", "print('after')")
+    return d
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "course_utils.run", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_failure_is_saved_reported_and_stops(nbdir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run1"
+    proc = run_cli("--profile", "ci", "--notebook-dir", str(nbdir), "--output-dir", str(out),
+                   "-p", "x", "7")
+    assert proc.returncode == 1, proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    statuses = [(n["notebook"], n["status"]) for n in summary["notebooks"]]
+    assert statuses == [("01_ok.ipynb", "ok"), ("02_fails.ipynb", "failed"),
+                        ("03_after.ipynb", "not run")]
+    assert summary["notebooks"][0]["metrics"] == {"x_seen": 7, "profile": "ci"}
+    assert "boom in cell 2" in summary["notebooks"][1]["error"]
+    # the failing notebook is saved, with its error in the output
+    failed = nbformat.read(out / "02_fails.ipynb", as_version=4)
+    assert any(o.get("ename") == "ValueError" for c in failed.cells for o in c.get("outputs", []))
+    assert "02_fails.ipynb  failed" in proc.stdout
+
+
+def test_keep_going_runs_the_rest(nbdir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run2"
+    proc = run_cli("--profile", "ci", "--notebook-dir", str(nbdir), "--output-dir", str(out),
+                   "--keep-going", "--notebooks", "02_*,03_*")
+    assert proc.returncode == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert [n["status"] for n in summary["notebooks"]] == ["failed", "ok"]
+
+
+def test_never_overwrites_an_earlier_run(nbdir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run3"
+    out.mkdir()
+    (out / "my-notes.txt").write_text("precious")
+    proc = run_cli("--profile", "ci", "--notebook-dir", str(nbdir), "--output-dir", str(out))
+    assert proc.returncode != 0
+    assert "already holds a run" in proc.stderr
+    assert (out / "my-notes.txt").read_text() == "precious"
+
+
+def test_prepare_only_refuses_foreign_folder_and_regenerates_its_own(nbdir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "prep"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(SystemExit, match="refusing to overwrite"):
+        run.main(["--profile", "ci", "--notebook-dir", str(nbdir), "--output-dir", str(out),
+                  "--prepare-only"])
+    fresh = tmp_path / "prep2"
+    for _ in range(2):  # the second call regenerates its own folder
+        assert run.main(["--profile", "ci", "--notebook-dir", str(nbdir), "--output-dir",
+                         str(fresh), "--prepare-only", "-p", "x", "3"]) == 0
+    nb = nbformat.read(fresh / "01_ok.ipynb", as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and "x = 3" in injected[0].source and "profile = \"ci\"" in injected[0].source
+
+
+def test_unknown_parameter_and_profile_are_rejected(nbdir: Path, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="unknown parameter.*typo_name"):
+        run.main(["--profile", "ci", "--notebook-dir", str(nbdir), "--output-dir",
+                  str(tmp_path / "r"), "-p", "typo_name", "1"])
+    proc = run_cli("--profile", "nope", "--notebook-dir", str(nbdir))
+    assert proc.returncode == 2 and "invalid choice: 'nope'" in proc.stderr
+    with pytest.raises(SystemExit, match="--output-dir"):
+        run.main(["--profile", "ci", "--notebook-dir", str(nbdir), "-p", "output_dir", "x"])
+
+
+@pytest.mark.parametrize("text, value", [("3", 3), ("2e-5", 2e-5), ("True", True), ("none", None),
+                                         ("bundled", "bundled"), ("../a/b", "../a/b")])
+def test_parse_value(text: str, value: object) -> None:
+    assert run.parse_value(text) == value
+
+
+def test_table_lists_metrics() -> None:
+    table = run.format_table([run.Result("01_x.ipynb", "ok", 1.25, {"ppl": 42.0})])
+    assert "01_x.ipynb" in table and "ppl=42.0" in table and "1.2" in table
