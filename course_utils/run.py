@@ -184,6 +184,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="run the remaining notebooks after a failure")
     parser.add_argument("--prepare-only", action="store_true",
                         help="only inject parameters (for nbval); nothing is executed")
+    parser.add_argument("--assets", default=None,
+                        help="a folder made by `python -m course_utils.assets prepare`: every "
+                             "asset is loaded from it (offline workshops)")
     parser.add_argument("--notebook-dir", default=str(NOTEBOOK_DIR), help=argparse.SUPPRESS)
     parser.add_argument("--log-output", action="store_true", help="stream cell output")
     args = parser.parse_args(argv)
@@ -199,6 +202,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if reserved in user_params:
             raise SystemExit(f"use --{reserved.replace('_', '-')} instead of -p {reserved}")
 
+    if args.assets:
+        from .assets import prepared_sources
+
+        declared = set().union(*(notebook_parameters(nb) for nb in notebooks))
+        for name, path in prepared_sources(args.assets).items():
+            if name in declared:
+                user_params.setdefault(name, path)
+    per_notebook = split_parameters(notebooks, user_params)
     if args.prepare_only:
         folder = Path(args.output_dir or PROJECT_ROOT / "build" / f"nb-{args.profile}").resolve()
         prepare_folder(folder)
@@ -211,7 +222,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         folder = new_run_folder(PROJECT_ROOT / "runs")
     work = folder / "work"
     base = {"profile": args.profile, "output_dir": str(work)}
-    per_notebook = split_parameters(notebooks, user_params)
 
     if args.prepare_only:
         import papermill
