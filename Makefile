@@ -7,11 +7,11 @@ VPY     := $(VENV)/bin/python
 PROFILE ?= workshop
 NBDIR   := build/nb-ci
 
-.PHONY: setup course test lab bench notebooks-ci clean
+.PHONY: setup course test lab bench lock clean
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	test -x $(VPY) || $(PY) -m venv $(VENV)
-	$(VPY) -m pip install -q -r requirements.txt
+	$(VPY) -m pip install -q -r requirements.txt -c constraints.txt
 	$(VPY) -m pip install -q --no-deps -e .
 	touch $@
 
@@ -31,6 +31,11 @@ lab: setup
 
 bench: setup
 	$(VPY) -m benchmarks
+
+## make lock: refresh constraints.txt (the exact versions CI installs) from the current venv
+lock: setup
+	( echo '# Exact versions CI installs (make lock). requirements.txt holds the lower bounds.'; \
+	  $(VPY) -m pip freeze --exclude-editable | sed 's/+cpu$$//' ) > constraints.txt
 
 clean:
 	rm -rf build .pytest_cache
