@@ -31,9 +31,18 @@ PROFILES: dict[str, dict[str, Any]] = {
         "clm": {
             "corpus_source": "bundled",
             "tokenizer_source": "bundled",
-            "max_train_files": 300,
-            "max_valid_files": 40,
+            "max_train_files": 100,
+            "max_valid_files": 20,
+            # §6 corpus: the course's keyword filter, the installed packages scanned offline
+            # (None = corpus.DEFAULT_BUNDLED_PACKAGES), how many source files to scan (None = all),
+            # docstring examples as scripts, share of files (by path hash) held out for validation.
+            "filter_keywords": ["pandas", "sklearn", "matplotlib", "seaborn"],
+            "bundled_packages": None,
+            "max_scan_files": 600,
+            "doc_examples": True,
+            "valid_fraction": 0.1,
             "vocab_size": 1000,
+            "tokenizer_train_chars": None,  # None = the whole training split
             "context_length": 64,
             "n_layer": 1,
             "n_embd": 32,
@@ -73,7 +82,13 @@ PROFILES: dict[str, dict[str, Any]] = {
             "max_train_files": None,
             "dropout": 0.0,
             "max_valid_files": 500,
+            "filter_keywords": ["pandas", "sklearn", "matplotlib", "seaborn"],
+            "bundled_packages": None,
+            "max_scan_files": None,
+            "doc_examples": True,
+            "valid_fraction": 0.1,
             "vocab_size": 8000,
+            "tokenizer_train_chars": 15_000_000,
             "context_length": 128,
             "n_layer": 4,
             "n_embd": 256,
@@ -113,7 +128,13 @@ PROFILES: dict[str, dict[str, Any]] = {
             "tokenizer_source": "huggingface-course/code-search-net-tokenizer",
             "max_train_files": None,
             "max_valid_files": None,
+            "filter_keywords": ["pandas", "sklearn", "matplotlib", "seaborn"],
+            "bundled_packages": None,
+            "max_scan_files": None,  # caps the scan when streaming an unfiltered Hub dump
+            "doc_examples": True,
+            "valid_fraction": 0.1,
             "vocab_size": None,  # taken from the tokenizer
+            "tokenizer_train_chars": None,
             "context_length": 128,
             "n_layer": 12,
             "dropout": 0.0,

@@ -1,0 +1,495 @@
+"""§6 step 1, "Gathering the data": a code corpus in the codeparrot schema, filtered by keyword.
+
+The course streams ``transformersbook/codeparrot-train`` (about 50 GB of Python files), keeps the
+files that mention one of the data-science libraries, and then loads the pre-filtered result
+``huggingface-course/codeparrot-ds``. Offline we do the same thing on code that is already on the
+disk: the ``.py`` files of the installed pandas / scikit-learn / matplotlib / seaborn / NumPy /
+SciPy, streamed with the same six columns (``repo_name, path, copies, size, content, license``) so
+that the course's filter runs on them unchanged.
+
+Library internals are not what a data-science script looks like, so each module that has usage
+examples in its docstrings (the ``>>>`` doctest lines, e.g. ``df.groupby("a").mean()``) also
+yields a small script made of them: imports at the top (``import pandas as pd`` ...), then for each
+documented object a comment with its one-line summary followed by its example code. That
+"comment, then code" shape is exactly what the course's generation prompts look like.
+"""
+from __future__ import annotations
+
+import ast
+import doctest
+import hashlib
+import importlib.metadata
+import importlib.util
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+# The course's keyword list (the libraries whose users we want the model to help).
+COURSE_FILTERS: tuple[str, ...] = ("pandas", "sklearn", "matplotlib", "seaborn")
+
+# The codeparrot columns, all strings (as on the Hub).
+CODEPARROT_COLUMNS: tuple[str, ...] = ("repo_name", "path", "copies", "size", "content", "license")
+
+# Installed packages scanned by the bundled source; the keyword filter then keeps what mentions
+# the four libraries (NumPy and SciPy docstrings plot with matplotlib, for instance).
+DEFAULT_BUNDLED_PACKAGES: tuple[str, ...] = ("pandas", "sklearn", "matplotlib", "seaborn", "numpy", "scipy")
+
+# GitHub repository and license of the packages we know, so rows look like codeparrot's.
+_KNOWN_REPOS = {
+    "pandas": ("pandas-dev/pandas", "bsd-3-clause"),
+    "sklearn": ("scikit-learn/scikit-learn", "bsd-3-clause"),
+    "matplotlib": ("matplotlib/matplotlib", "other"),
+    "mpl_toolkits": ("matplotlib/matplotlib", "other"),
+    "seaborn": ("mwaskom/seaborn", "bsd-3-clause"),
+    "numpy": ("numpy/numpy", "bsd-3-clause"),
+    "scipy": ("scipy/scipy", "bsd-3-clause"),
+    "statsmodels": ("statsmodels/statsmodels", "bsd-3-clause"),
+}
+
+# Where the doctest scripts live in `path`; the split groups them with their module (see split_key).
+EXAMPLES_PREFIX = "doc_examples/"
+
+# Aliases the docstrings use without importing them (the doctest namespace provides them).
+_ALIASES = {
+    "pd": "import pandas as pd",
+    "np": "import numpy as np",
+    "plt": "import matplotlib.pyplot as plt",
+    "sns": "import seaborn as sns",
+    "mpl": "import matplotlib as mpl",
+}
+
+
+class CorpusError(ValueError):
+    """The corpus cannot be used: empty after filtering, a missing column, a bad row ..."""
+
+
+# --------------------------------------------------------------------------------------------
+# The course's filter
+# --------------------------------------------------------------------------------------------
+def any_keyword_in_string(string: str, keywords: Sequence[str]) -> bool:
+    """True when one of `keywords` occurs in `string` (plain substring test, as in the course).
+
+    Substring, not word, matching is the course's choice: ``"import pandas as pd"`` matches
+    ``"pandas"``, and so does a comment that merely mentions it.
+    """
+    if isinstance(keywords, str):
+        raise TypeError(f"keywords must be a list of strings, not the single string {keywords!r}")
+    if not keywords:
+        raise ValueError("keywords is empty: with no keyword every file would be dropped")
+    if not isinstance(string, str):
+        raise TypeError(f"string must be a str, got {type(string).__name__}")
+    for keyword in keywords:
+        if keyword in string:
+            return True
+    return False
+
+
+def filter_streaming_dataset(
+    dataset: Iterable[Mapping[str, Any]],
+    filters: Sequence[str],
+    content_key: str = "content",
+    desc: str = "filtering",
+):
+    """Keep the rows of a *streaming* dataset whose `content` mentions one of `filters`.
+
+    The course's loop: one pass over the stream, rows read one at a time, so memory grows with
+    what is kept, never with the size of the stream (the unfiltered corpus is never held).
+    Prints the kept percentage and returns an in-memory ``datasets.Dataset``.
+    """
+    from datasets import Dataset
+    from tqdm.auto import tqdm
+
+    from ..profiles import quiet
+
+    if isinstance(filters, str) or not filters:
+        raise ValueError(f"filters must be a non-empty list of keywords, got {filters!r}")
+    filtered: dict[str, list] = defaultdict(list)
+    total = 0
+    for sample in tqdm(iter(dataset), desc=desc, disable=quiet()):
+        if content_key not in sample:
+            raise CorpusError(
+                f"row {total} has no {content_key!r} column (columns: {sorted(sample)}); "
+                "the corpus needs the codeparrot schema"
+            )
+        content = sample[content_key]
+        if not isinstance(content, str):
+            raise CorpusError(
+                f"row {total} (path={sample.get('path')!r}): {content_key!r} must be a str, "
+                f"got {type(content).__name__}"
+            )
+        total += 1
+        if any_keyword_in_string(content, filters):
+            for key, value in sample.items():
+                filtered[key].append(value)
+    if total == 0:
+        raise CorpusError("the stream is empty: there is nothing to filter")
+    kept = len(filtered[content_key])
+    print(f"{kept / total:.2%} of data after filtering.")
+    if kept == 0:
+        raise CorpusError(
+            f"empty corpus after filtering: none of the {total} files mentions any of {list(filters)}"
+        )
+    return Dataset.from_dict(dict(filtered))
+
+
+# --------------------------------------------------------------------------------------------
+# The bundled source: installed packages, plus their docstring examples as scripts
+# --------------------------------------------------------------------------------------------
+def package_dir(name: str) -> Path | None:
+    """Folder of an installed top-level package, or None when it is not installed."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _repo_and_license(package: str) -> tuple[str, str]:
+    if package in _KNOWN_REPOS:
+        return _KNOWN_REPOS[package]
+    try:
+        dists = importlib.metadata.packages_distributions().get(package, [package])
+        meta = importlib.metadata.metadata(dists[0])
+        lic = (meta.get("License-Expression") or "unknown").lower()
+    except importlib.metadata.PackageNotFoundError:
+        lic = "unknown"
+    return f"site-packages/{package}", lic
+
+
+def bundled_files(packages: Sequence[str] = DEFAULT_BUNDLED_PACKAGES) -> list[tuple[str, str]]:
+    """``(package, file path)`` of every ``.py`` file of the installed `packages`, sorted.
+
+    Packages that are not installed are skipped (with a note), so the corpus adapts to what the
+    environment holds; none at all is an error.
+    """
+    files: list[tuple[str, str]] = []
+    missing = []
+    for name in packages:
+        root = package_dir(name)
+        if root is None:
+            missing.append(name)
+            continue
+        files.extend((name, str(p)) for p in sorted(root.rglob("*.py")))
+    if missing:
+        print(f"not installed, skipped: {', '.join(missing)}")
+    if not files:
+        raise CorpusError(f"no .py file found in the packages {list(packages)}")
+    return files
+
+
+_DIRECTIVE = re.compile(r"\s*#\s*doctest:.*$")
+# Template slots of pandas' shared docstrings (``%(klass)s``, ``{klass}``); f-strings are fine.
+_PLACEHOLDER = re.compile(r"%\(\w+\)s|(?<![\w{])\{[a-z_]+\}(?!\})")
+
+
+def _docstring_blocks(tree: ast.Module) -> list[tuple[str, str]]:
+    """``(qualified name, text)`` of each docstring or string template holding ``>>>`` examples.
+
+    pandas keeps many of its docstrings in templates (``_shared_docs[...] = \"\"\"...\"\"\"``), so
+    string constants assigned at any level count too, named after their target.
+    """
+    found: list[tuple[str, str]] = []
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                name = f"{prefix}{child.name}"
+                doc = ast.get_docstring(child, clean=True)
+                if doc and ">>>" in doc:
+                    found.append((name, doc))
+                visit(child, name + ".")
+            elif isinstance(child, (ast.Assign, ast.AnnAssign)):
+                value = child.value
+                if isinstance(value, ast.Constant) and isinstance(value.value, str) and ">>>" in value.value:
+                    target = child.targets[0] if isinstance(child, ast.Assign) else child.target
+                    found.append((prefix + ast.unparse(target), _clean(value.value)))
+
+    doc = ast.get_docstring(tree, clean=True)
+    if doc and ">>>" in doc:
+        found.append(("module", doc))
+    visit(tree, "")
+    return found
+
+
+def _clean(text: str) -> str:
+    import inspect
+
+    return inspect.cleandoc(text)
+
+
+def _summary(text: str) -> str:
+    """First meaningful line of a docstring, as a one-line comment."""
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith((">>>", "%(", "{")) and not set(line) <= set("-=~"):
+            return line[:100]
+    return ""
+
+
+def examples_script(source: str) -> str | None:
+    """A data-science-looking script made of a module's docstring examples, or None if it has none.
+
+    Imports are hoisted to the top (plus ``import pandas as pd`` etc. for aliases the doctests use
+    without importing); each documented object becomes ``# Name: summary`` followed by its code.
+    Doctest directives and expected outputs are dropped; examples that do not parse are skipped.
+    """
+    if ">>>" not in source:
+        return None
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    parser = doctest.DocTestParser()
+    imports: dict[str, None] = {}
+    blocks: list[str] = []
+    for name, text in _docstring_blocks(tree):
+        try:
+            examples = parser.get_examples(text)
+        except ValueError:  # malformed doctest (bad indentation ...)
+            continue
+        code: list[str] = []
+        for ex in examples:
+            src = "\n".join(_DIRECTIVE.sub("", line) for line in ex.source.rstrip("\n").splitlines())
+            if not src.strip() or any(
+                _PLACEHOLDER.search(line) and not re.search(r"\bf[\"']", line) for line in src.splitlines()
+            ):
+                continue
+            try:
+                parsed = ast.parse(src)
+            except SyntaxError:
+                continue
+            if parsed.body and all(isinstance(s, (ast.Import, ast.ImportFrom)) for s in parsed.body):
+                for line in src.splitlines():
+                    imports.setdefault(line.strip(), None)
+                continue
+            code.append(src)
+        if code:
+            summary = _summary(text)
+            header = f"# {name}: {summary}" if summary else f"# {name}"
+            blocks.append(header + "\n" + "\n".join(code))
+    if not blocks:
+        return None
+    body = "\n\n".join(blocks)
+    for alias, statement in _ALIASES.items():
+        if re.search(rf"(?<![\w.]){alias}\.", body) and statement not in imports:
+            imports[statement] = None
+    ordered = sorted(imports, key=lambda s: (not s.startswith("import "), s))
+    return "\n".join(ordered) + "\n\n\n" + body + "\n"
+
+
+def _rows_for_file(package: str, file: str, root: Path, doc_examples: bool) -> Iterator[dict[str, str]]:
+    repo, lic = _repo_and_license(package)
+    content = Path(file).read_text(encoding="utf-8", errors="replace")
+    rel = Path(file).relative_to(root.parent).as_posix()
+    yield {"repo_name": repo, "path": rel, "copies": "1", "size": str(len(content.encode())),
+           "content": content, "license": lic}
+    if doc_examples:
+        script = examples_script(content)
+        if script:
+            yield {"repo_name": repo, "path": EXAMPLES_PREFIX + rel, "copies": "1",
+                   "size": str(len(script.encode())), "content": script, "license": lic}
+
+
+def _generate_bundled(files: list[tuple[str, str]], doc_examples: bool) -> Iterator[dict[str, str]]:
+    roots: dict[str, Path] = {}
+    for package, file in files:
+        if package not in roots:
+            roots[package] = package_dir(package)
+        yield from _rows_for_file(package, file, roots[package], doc_examples)
+
+
+def codeparrot_features():
+    from datasets import Features, Value
+
+    return Features({c: Value("string") for c in CODEPARROT_COLUMNS})
+
+
+def _path_hash(path: str) -> int:
+    return int.from_bytes(hashlib.md5(path.encode("utf-8")).digest()[:8], "big")
+
+
+def bundled_stream(
+    packages: Sequence[str] = DEFAULT_BUNDLED_PACKAGES,
+    doc_examples: bool = True,
+    max_files: int | None = None,
+):
+    """The installed packages as a streaming ``IterableDataset`` with the codeparrot columns.
+
+    Like ``load_dataset(..., streaming=True)``: nothing is read until it is iterated, one file at
+    a time. Files come in a fixed pseudo-random order (by path hash, like the shuffled Hub
+    dump), so ``max_files`` (the ci profile's small scan) samples every package.
+    """
+    from datasets import IterableDataset
+
+    files = sorted(bundled_files(packages), key=lambda pf: _path_hash(pf[1]))
+    if max_files is not None:
+        if isinstance(max_files, bool) or not isinstance(max_files, int) or max_files <= 0:
+            raise ValueError(f"max_scan_files must be a positive int or None, got {max_files!r}")
+        files = files[:max_files]
+    return IterableDataset.from_generator(
+        _generate_bundled, features=codeparrot_features(),
+        gen_kwargs={"files": files, "doc_examples": doc_examples},
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Split and subsets
+# --------------------------------------------------------------------------------------------
+def split_key(path: str) -> str:
+    """What the split hashes: a module and its docstring-examples script share one key, so the
+    examples of a validation module never leak into training."""
+    return path[len(EXAMPLES_PREFIX):] if path.startswith(EXAMPLES_PREFIX) else path
+
+
+def is_valid_path(path: str, valid_fraction: float) -> bool:
+    """Deterministic, order-free split: a file is in validation when its path hashes low."""
+    return _path_hash(split_key(path)) / 2**64 < valid_fraction
+
+
+def split_by_path(dataset, valid_fraction: float = 0.1, key: str = "path"):
+    """``DatasetDict(train, valid)`` by path hash (the same file always lands on the same side)."""
+    from datasets import DatasetDict
+
+    if not 0 < valid_fraction < 1:
+        raise ValueError(f"valid_fraction must be between 0 and 1 (exclusive), got {valid_fraction!r}")
+    if key not in dataset.column_names:
+        raise CorpusError(f"cannot split by {key!r}: the corpus has columns {dataset.column_names}")
+    valid = [i for i, p in enumerate(dataset[key]) if is_valid_path(str(p), valid_fraction)]
+    valid_set = set(valid)
+    train = [i for i in range(len(dataset)) if i not in valid_set]
+    if not train or not valid:
+        raise CorpusError(
+            f"split of {len(dataset)} files gave {len(train)} train / {len(valid)} valid: "
+            "the corpus is too small for a validation split"
+        )
+    return DatasetDict({"train": dataset.select(train), "valid": dataset.select(valid)})
+
+
+def take_subset(dataset, n: int | None, seed: int, name: str = "split"):
+    """The course's ``.shuffle(seed).select(range(n))``; ``None`` keeps everything (shuffled)."""
+    if n is None:
+        return dataset.shuffle(seed=seed)
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise ValueError(f"{name}: the number of files to keep must be a positive int or None, got {n!r}")
+    if n > len(dataset):
+        print(f"{name}: asked for {n} files, only {len(dataset)} available; using all of them")
+        n = len(dataset)
+    return dataset.shuffle(seed=seed).select(range(n))
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry point
+# --------------------------------------------------------------------------------------------
+def _clm(cfg: Any) -> Mapping[str, Any]:
+    clm = getattr(cfg, "clm", cfg)
+    if not isinstance(clm, Mapping):
+        raise TypeError(f"cfg must be a profiles.Profile or a dict of clm settings, got {type(cfg).__name__}")
+    return clm
+
+
+def _check_columns(dataset, what: str) -> None:
+    names = dataset.column_names
+    if names is not None and "content" not in names:
+        raise CorpusError(f"{what}: no 'content' column (columns: {names}); the corpus needs the codeparrot schema")
+
+
+def _local_stream(path: Path):
+    from datasets import load_dataset
+
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix in (".jsonl", ".json", ".parquet"))
+    else:
+        files = [path]
+    if not files:
+        raise CorpusError(f"{path}: no .jsonl/.json/.parquet file in this folder")
+    kinds = {"parquet" if f.suffix == ".parquet" else "json" for f in files}
+    if len(kinds) > 1:
+        raise CorpusError(f"{path}: mixes parquet and json files; keep one format")
+    return load_dataset(kinds.pop(), data_files=[str(f) for f in files], split="train", streaming=True)
+
+
+def load_raw_datasets(cfg: Any):
+    """The course's ``raw_datasets``: ``DatasetDict({"train", "valid"})`` with the codeparrot columns.
+
+    ``clm.corpus_source`` picks where the files come from:
+
+    * ``"bundled"``: installed packages (``clm.bundled_packages``) + their docstring examples,
+      streamed and keyword-filtered, then split by path hash;
+    * ``"huggingface-course/codeparrot-ds"``: the course's pre-filtered ``-train``/``-valid`` sets;
+    * another Hub id (e.g. ``"transformersbook/codeparrot-train"``): streamed and filtered, as the
+      course's first step does (``clm.max_scan_files`` caps the scan);
+    * a local path: a ``save_to_disk`` folder with train/valid, or jsonl/parquet files (filtered).
+
+    Then ``.shuffle(seed).select(...)`` keeps ``max_train_files`` / ``max_valid_files``.
+    """
+    from datasets import DatasetDict, load_dataset, load_from_disk
+
+    from ..assets import resolve_source
+
+    clm = _clm(cfg)
+    seed = int(getattr(cfg, "seed", 42))
+    filters = clm.get("filter_keywords", COURSE_FILTERS)
+    valid_fraction = clm.get("valid_fraction", 0.1)
+    source = resolve_source(clm.get("corpus_source", "bundled"), "clm_corpus_source")
+
+    def filtered(stream):
+        if filters is None:  # explicitly "no filter": materialise as is
+            from datasets import Dataset
+
+            return Dataset.from_list(list(stream))
+        return filter_streaming_dataset(stream, filters)
+
+    if source.kind == "bundled":
+        stream = bundled_stream(clm.get("bundled_packages") or DEFAULT_BUNDLED_PACKAGES,
+                                doc_examples=clm.get("doc_examples", True),
+                                max_files=clm.get("max_scan_files"))
+        raw = split_by_path(filtered(stream), valid_fraction)
+    elif source.kind == "hub":
+        base = source.value
+        for suffix in ("-train", "-valid"):
+            base = base.removesuffix(suffix)
+        if base.endswith("codeparrot-ds"):
+            raw = DatasetDict({
+                "train": load_dataset(f"{base}-train", split="train"),
+                "valid": load_dataset(f"{base}-valid", split="validation"),
+            })
+        else:
+            stream = load_dataset(source.value, split="train", streaming=True)
+            if clm.get("max_scan_files"):
+                stream = stream.take(int(clm["max_scan_files"]))
+            raw = split_by_path(filtered(stream), valid_fraction)
+    else:
+        path = Path(source.value)
+        if path.is_dir() and ((path / "dataset_dict.json").exists() or (path / "state.json").exists()):
+            loaded = load_from_disk(str(path))
+            if isinstance(loaded, DatasetDict):
+                if "valid" not in loaded and "validation" in loaded:
+                    loaded["valid"] = loaded.pop("validation")
+                if not {"train", "valid"} <= set(loaded):
+                    raise CorpusError(f"{path}: expected splits 'train' and 'valid', found {list(loaded)}")
+                raw = DatasetDict({"train": loaded["train"], "valid": loaded["valid"]})
+            else:
+                _check_columns(loaded, str(path))
+                raw = split_by_path(loaded, valid_fraction)
+        else:
+            stream = _local_stream(path)
+            raw = split_by_path(filtered(stream), valid_fraction)
+    for split in ("train", "valid"):
+        _check_columns(raw[split], f"{source.value} [{split}]")
+    return DatasetDict({
+        "train": take_subset(raw["train"], clm.get("max_train_files"), seed, "train"),
+        "valid": take_subset(raw["valid"], clm.get("max_valid_files"), seed, "valid"),
+    })
+
+
+def corpus_summary(raw) -> dict[str, dict[str, int]]:
+    """Files, characters and docstring-example scripts per split (for the notebook's table)."""
+    out = {}
+    for split, ds in raw.items():
+        paths = ds["path"] if "path" in ds.column_names else []
+        out[split] = {
+            "files": len(ds),
+            "characters": sum(len(c) for c in ds["content"]),
+            "example_scripts": sum(str(p).startswith(EXAMPLES_PREFIX) for p in paths),
+        }
+    return out
