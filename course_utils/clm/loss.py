@@ -1,0 +1,152 @@
+"""§6 step 6, the custom parts of the Accelerate loop: key-token loss and weight-decay groups.
+
+The course weights each sample's loss by how often data-science key tokens (``plt``, ``pd``,
+``sk``, ``fit``, ``predict``) occur in it, so the model cares more about code that uses those
+libraries. Its parameter grouping means to exclude biases and LayerNorm weights from weight
+decay, but matches names against ``"LayerNorm.weight"``, which GPT-2's ``ln_1``/``ln_2``/``ln_f``
+never contain: here the choice is made by module type.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any, Iterable, Sequence
+
+__all__ = [
+    "COURSE_KEYWORDS",
+    "keytoken_ids_from_keywords",
+    "keytoken_weighted_loss",
+    "keytoken_weights",
+    "per_sample_loss",
+    "get_grouped_params",
+    "describe_groups",
+]
+
+# The course's list, including its deliberate "testtest", which is never one token.
+COURSE_KEYWORDS: tuple[str, ...] = (
+    "plt", "pd", "sk", "fit", "predict",
+    " plt", " pd", " sk", " fit", " predict",
+    "testtest",
+)
+
+
+def keytoken_ids_from_keywords(
+    tokenizer: Any, keywords: Sequence[str] = COURSE_KEYWORDS, *, warn: bool = True
+) -> list[int]:
+    """Token ids of the keywords that are a single token; warns for each one that is not.
+
+    A multi-token keyword cannot be counted by matching one id, so it is skipped (as the
+    course does) but reported, so the learner knows the weighting ignores it.
+    """
+    if isinstance(keywords, str):
+        raise TypeError("keywords must be a list of strings, not one string")
+    if len(keywords) == 0:
+        raise ValueError("keywords is empty: give at least one keyword to weight")
+    ids: list[int] = []
+    for keyword in keywords:
+        if not isinstance(keyword, str) or keyword == "":
+            raise TypeError(f"keyword {keyword!r} must be a non-empty string")
+        token_ids = tokenizer(keyword, add_special_tokens=False)["input_ids"]
+        if len(token_ids) == 1:
+            if token_ids[0] not in ids:
+                ids.append(token_ids[0])
+        elif warn:
+            warnings.warn(
+                f"keyword {keyword!r} is not a single token ({len(token_ids)} tokens: "
+                f"{tokenizer.convert_ids_to_tokens(token_ids)}); it is left out of the key-token weights",
+                stacklevel=2,
+            )
+    return ids
+
+
+def per_sample_loss(input_ids, logits, ignore_index: int = -100):
+    """Mean next-token cross-entropy of each sample (shape ``[batch]``).
+
+    ``reduction="none"`` keeps one loss per token, which is what lets us average per sample;
+    the course's ``CrossEntropyLoss(reduce=False)`` is the removed spelling of the same thing.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    shift_labels = input_ids[..., 1:]
+    shift_logits = logits[..., :-1, :]
+    loss = F.cross_entropy(
+        shift_logits.reshape(-1, shift_logits.size(-1)).float(),
+        shift_labels.reshape(-1),
+        reduction="none",
+        ignore_index=ignore_index,
+    ).view(shift_labels.shape)
+    mask = (shift_labels != ignore_index).to(loss.dtype)
+    return (loss * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+
+
+def keytoken_weighted_loss(inputs, logits, keytoken_ids: Sequence[int], alpha: float = 1.0):
+    """The course's key-token weighted loss: each sample's mean loss times ``alpha * (1 + count)``.
+
+    ``count`` is how many of the sample's tokens are key tokens. Same value as the course's
+    version (tested), but the count is one ``torch.isin`` instead of a stacked mask per key token.
+    """
+    if inputs.dim() != 2 or logits.dim() != 3 or logits.shape[:2] != inputs.shape:
+        raise ValueError(
+            f"inputs must be [batch, seq] and logits [batch, seq, vocab]; got {tuple(inputs.shape)} "
+            f"and {tuple(logits.shape)}"
+        )
+    loss_per_sample = per_sample_loss(inputs, logits)
+    weights = keytoken_weights(inputs, keytoken_ids, alpha).to(loss_per_sample.dtype)
+    return (loss_per_sample * weights).mean()
+
+
+def keytoken_weights(inputs, keytoken_ids: Sequence[int], alpha: float = 1.0):
+    """``alpha * (1 + number of key tokens in the sample)``, one weight per sample."""
+    import torch
+
+    if len(keytoken_ids) == 0:
+        counts = torch.zeros(inputs.shape[0], device=inputs.device)
+    else:
+        keys = torch.as_tensor(list(keytoken_ids), device=inputs.device, dtype=inputs.dtype)
+        counts = torch.isin(inputs, keys).sum(dim=1).float()
+    return alpha * (1.0 + counts)
+
+
+def get_grouped_params(
+    model: Any,
+    weight_decay: float = 0.1,
+    no_decay: Iterable[str] = ("bias",),
+    no_decay_modules: tuple[type, ...] | None = None,
+) -> list[dict[str, Any]]:
+    """Two optimizer groups: with weight decay, and without (biases, every norm layer, `no_decay`).
+
+    A parameter skips decay when its name contains one of `no_decay`, or when it belongs to a
+    normalisation module (``nn.LayerNorm`` and friends), whatever that module is called.
+    Tied weights (GPT-2's ``lm_head`` is ``wte``) appear once.
+    """
+    import torch.nn as nn
+
+    if isinstance(no_decay, str):
+        no_decay = (no_decay,)
+    no_decay = tuple(no_decay)
+    if no_decay_modules is None:
+        no_decay_modules = (nn.LayerNorm, nn.GroupNorm, nn.BatchNorm1d, getattr(nn, "RMSNorm", nn.LayerNorm))
+    norm_params: set[int] = set()
+    for module in model.modules():
+        if isinstance(module, no_decay_modules):
+            norm_params.update(id(p) for p in module.parameters(recurse=False))
+    decay, skip = [], []
+    for name, param in model.named_parameters():  # named_parameters() de-duplicates tied weights
+        if not param.requires_grad:
+            continue
+        if id(param) in norm_params or any(nd in name for nd in no_decay):
+            skip.append(param)
+        else:
+            decay.append(param)
+    return [
+        {"params": decay, "weight_decay": float(weight_decay)},
+        {"params": skip, "weight_decay": 0.0},
+    ]
+
+
+def describe_groups(model: Any, groups: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Parameter names in each group, for printing which ones escape weight decay."""
+    names = {id(p): n for n, p in model.named_parameters()}
+    return {
+        f"weight_decay={g['weight_decay']}": [names[id(p)] for p in g["params"]] for g in groups
+    }

@@ -1,0 +1,137 @@
+"""§6 step 3: GPT-2 config from the tokenizer, collator, bad sizes. Also home of the tiny fixtures
+(byte-level BPE trained in the test, fixed-length chunks) that the other test_clm_* files import."""
+from __future__ import annotations
+
+import pytest
+
+CODE = [
+    "import numpy as np\nimport pandas as pd\nimport matplotlib.pyplot as plt\n",
+    "x = np.random.randn(100)\ny = np.random.randn(100)\nplt.scatter(x, y)\nplt.show()\n",
+    "df = pd.DataFrame({'x': x, 'y': y})\ndf.groupby('x').mean()\n",
+    "from sklearn.ensemble import RandomForestRegressor\nrf = RandomForestRegressor(n_estimators=300)\nrf.fit(X, y)\nrf.predict(X)\n",
+    "def add(a, b):\n    return a + b\n\nfor i in range(10):\n    print(add(i, i))\n",
+    "class Model:\n    def fit(self, X, y):\n        self.coef_ = np.linalg.lstsq(X, y)[0]\n        return self\n",
+]
+
+
+def tiny_tokenizer(vocab_size: int = 400):
+    """A byte-level BPE trained on a few lines of code, with <|endoftext|> as BOS/EOS (like GPT-2)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+    )
+    tok.train_from_iterator(CODE * 3, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>")
+
+
+def tiny_lm_datasets(tokenizer, context_length: int = 16, n_train: int = 70, n_valid: int = 21, seed: int = 0):
+    """Fixed-length chunks of the code above joined with EOS (shuffled copies), as prepare_lm_datasets makes."""
+    import random
+
+    from datasets import Dataset, DatasetDict
+
+    rng = random.Random(seed)
+    ids: list[int] = []
+    need = (n_train + n_valid) * context_length
+    while len(ids) < need:
+        files = CODE[:]
+        rng.shuffle(files)
+        for text in files:
+            ids.extend(tokenizer(text)["input_ids"] + [tokenizer.eos_token_id])
+    chunks = [ids[i * context_length:(i + 1) * context_length] for i in range(n_train + n_valid)]
+    return DatasetDict({
+        "train": Dataset.from_dict({"input_ids": chunks[:n_train]}),
+        "valid": Dataset.from_dict({"input_ids": chunks[n_train:]}),
+    })
+
+
+TINY = {"n_layer": 1, "n_embd": 32, "n_head": 2, "context_length": 16, "dropout": 0.0}
+
+
+def test_config_follows_tokenizer():
+    from course_utils.clm.model import build_model, describe_size, make_config
+
+    tok = tiny_tokenizer()
+    config = make_config(tok, TINY)
+    assert config.vocab_size == len(tok)
+    assert config.n_positions == 16
+    assert config.bos_token_id == config.eos_token_id == tok.eos_token_id
+    assert config.resid_pdrop == config.attn_pdrop == config.embd_pdrop == 0.0
+    model = build_model(tok, TINY, seed=0)
+    assert model.transformer.wpe.weight.shape == (16, 32)
+    # tied embedding counted once: wte + wpe + 1 block + ln_f
+    d, v = 32, len(tok)
+    block = 2 * 2 * d + (d * 3 * d + 3 * d) + (d * d + d) + (d * 4 * d + 4 * d) + (4 * d * d + d)
+    assert sum(p.numel() for p in model.parameters()) == v * d + 16 * d + block + 2 * d
+    assert describe_size(model).startswith("GPT-2 size:")
+
+
+def test_same_seed_same_weights():
+    from course_utils.clm.model import build_model
+
+    tok = tiny_tokenizer()
+    a, b = build_model(tok, TINY, seed=3), build_model(tok, TINY, seed=3)
+    assert all((p == q).all() for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_profile_sizes_are_used():
+    from course_utils.clm.model import make_config
+    from course_utils.profiles import get_profile
+
+    cfg = get_profile("workshop")
+    config = make_config(tiny_tokenizer(), cfg)
+    assert (config.n_layer, config.n_embd, config.n_head) == (cfg.clm["n_layer"], cfg.clm["n_embd"], cfg.clm["n_head"])
+    assert config.n_positions == cfg.clm["context_length"]
+
+
+def test_collator_pads_with_eos_and_copies_labels():
+    import torch
+
+    from course_utils.clm.model import batch_shapes, make_collator
+
+    tok = tiny_tokenizer()
+    assert tok.pad_token is None
+    collator = make_collator(tok)
+    assert tok.pad_token == tok.eos_token
+    ds = tiny_lm_datasets(tok)
+    out = collator([ds["train"][i] for i in range(5)])
+    # EOS inside a chunk (the end of a file) stays a label; the library's collator would hide it
+    assert (out["input_ids"] == tok.eos_token_id).any()
+    assert torch.equal(out["labels"], out["input_ids"])
+    assert "attention_mask" not in out
+    assert batch_shapes(collator, [ds["train"][i] for i in range(5)])["input_ids"] == (5, 16)
+    # uneven inputs: padded with EOS, and padding ignored in the labels
+    uneven = collator([{"input_ids": [5, 6, 7]}, {"input_ids": [5]}])
+    assert uneven["input_ids"][1].tolist() == [5, tok.eos_token_id, tok.eos_token_id]
+    assert uneven["labels"][1].tolist() == [5, -100, -100]
+    assert uneven["attention_mask"][1].tolist() == [1, 0, 0]
+    with_eos = collator([{"input_ids": [5, tok.eos_token_id, 7]}, {"input_ids": [5]}])
+    assert with_eos["labels"][0].tolist() == [5, tok.eos_token_id, 7]
+
+
+def test_context_longer_than_positions_is_refused():
+    from course_utils.clm.model import ModelSizeError, make_config
+
+    with pytest.raises(ModelSizeError, match="context_length=64 is larger than the model's n_positions=32"):
+        make_config(tiny_tokenizer(), {**TINY, "context_length": 64}, n_positions=32)
+    with pytest.raises(ModelSizeError, match="not divisible"):
+        make_config(tiny_tokenizer(), {**TINY, "n_head": 3})
+
+
+def test_tokenizer_without_eos_is_refused():
+    from course_utils.clm.model import TokenizerError, make_collator, make_config
+
+    tok = tiny_tokenizer()
+    tok.eos_token = None
+    with pytest.raises(TokenizerError, match="no EOS token"):
+        make_config(tok, TINY)
+    with pytest.raises(TokenizerError, match="no EOS token"):
+        make_collator(tok)
+    with pytest.raises(TypeError, match="cfg must be"):
+        make_config(tiny_tokenizer(), 3)
