@@ -1,0 +1,92 @@
+"""Inputs shared by several benchmarks: SQuAD records (real when ../shared/data is present, else
+the bundled set), the bundled QA tokenizer, and the CPU's measured matmul peak."""
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any
+
+from . import SQUAD_DIR, Skipped
+
+COLUMNS = ("id", "title", "context", "question", "answers")
+
+
+def columns(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Records as the dict of columns that ``Dataset.map(batched=True)`` hands a function."""
+    return {key: [r[key] for r in records] for key in COLUMNS}
+
+
+def repeat_records(records: list[dict[str, Any]], times: int) -> list[dict[str, Any]]:
+    """The same records `times` over, with fresh ids (post-processing groups windows by id)."""
+    out = []
+    for k in range(times):
+        for r in records:
+            out.append({**r, "id": f"{r['id']}#{k}" if k else r["id"]})
+    return out
+
+
+def _bundled(split: str) -> list[dict[str, Any]]:
+    from course_utils.assets import bundled_data_path
+    from course_utils.qa.data import read_squad_file
+
+    try:
+        path = bundled_data_path("qa", f"{split}.jsonl")
+    except FileNotFoundError as exc:
+        raise Skipped(f"no SQuAD data: ../shared/data/squad absent and {exc}") from None
+    return read_squad_file(path)
+
+
+def qa_train_records(tiny: bool = False) -> tuple[list[dict[str, Any]], str]:
+    """Real SQuAD train questions (765) when present, else the bundled train split."""
+    from course_utils.qa.data import read_squad_file
+
+    path = SQUAD_DIR / "train-sample-v1.1.jsonl"
+    if path.exists():
+        records, source = read_squad_file(path), "shared squad train-sample-v1.1.jsonl"
+    else:
+        records, source = _bundled("train"), "bundled qa train.jsonl"
+    return (records[:12] if tiny else records), source
+
+
+def qa_dev_records(tiny: bool = False) -> tuple[list[dict[str, Any]], str]:
+    """SQuAD v1.1 dev (10,570 questions) when present, else the bundled validation split."""
+    from course_utils.qa.data import read_squad_file
+
+    path = SQUAD_DIR / "dev-v1.1.json.gz"
+    if path.exists():
+        records, source = read_squad_file(path), "shared squad dev-v1.1.json.gz"
+    else:
+        records, source = _bundled("validation"), "bundled qa validation.jsonl"
+    return (records[:16] if tiny else records), source
+
+
+@functools.lru_cache(maxsize=None)
+def qa_tokenizer():
+    """The bundled MiniLM's fast WordPiece tokenizer (the course's bert-base-cased needs the Hub)."""
+    try:
+        from course_utils.qa.model import load_qa_tokenizer
+    except ImportError as exc:  # pragma: no cover - qa.model is part of the package
+        raise Skipped(f"course_utils.qa.model unavailable: {exc}") from None
+    try:
+        return load_qa_tokenizer("bundled")
+    except (ModuleNotFoundError, FileNotFoundError) as exc:
+        raise Skipped(f"bundled QA encoder unavailable: {exc}") from None
+
+
+@functools.lru_cache(maxsize=None)
+def matmul_peak_gflops(n: int = 1024, repeat: int = 5) -> float:
+    """Best fp32 matmul rate of this CPU with torch's current threads: the physical ceiling that
+    model FLOPs utilisation (MFU) is measured against."""
+    import torch
+
+    a = torch.randn(n, n)
+    b = torch.randn(n, n)
+    torch.mm(a, b)  # warm-up
+    best = float("inf")
+    inner = 8
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(inner):
+            torch.mm(a, b)
+        best = min(best, (time.perf_counter() - start) / inner)
+    return 2 * n**3 / best / 1e9

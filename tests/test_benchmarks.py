@@ -1,0 +1,155 @@
+"""The benchmark harness works on tiny inputs. Timings are never asserted: they live in runs/bench-*."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+# `benchmarks/` sits next to `course_utils/` but is not part of the installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import benchmarks  # noqa: E402
+from benchmarks import REQUIRED_KEYS, Skipped, best_of, interleaved, ratio, result  # noqa: E402
+from benchmarks.__main__ import format_table, main, new_bench_dir  # noqa: E402
+
+
+def _check(row: dict) -> None:
+    for key in REQUIRED_KEYS:
+        assert key in row, f"{row.get('name')}: missing {key}"
+    assert isinstance(row["settings"], dict)
+    json.dumps(row, default=str)  # must be writable as JSON
+
+
+def _run_tiny(module_name: str):
+    import importlib
+
+    module = importlib.import_module(f"benchmarks.{module_name}")
+    try:
+        return module.run(tiny=True)
+    except Skipped as exc:
+        pytest.skip(f"{module_name}: {exc}")
+
+
+# ----------------------------------------------------------------------------------------------
+# harness
+# ----------------------------------------------------------------------------------------------
+def test_best_of_returns_minimum_and_output():
+    calls = []
+    best, times, out = best_of(lambda: calls.append(1) or len(calls), repeat=3, warmup=1)
+    assert len(calls) == 4 and out == 4 and len(times) == 3 and best <= min(times) + 1e-4
+    with pytest.raises(ValueError):
+        best_of(lambda: None, repeat=0)
+
+
+def test_interleaved_alternates_and_counts():
+    order = []
+    stats = interleaved({"a": lambda: order.append("a") or "A", "b": lambda: order.append("b") or "B"},
+                        {"a": 2, "b": 3}, warmup=False)
+    assert order == ["a", "b", "a", "b", "b"]
+    assert stats["a"]["output"] == "A" and len(stats["b"]["times"]) == 3
+
+
+def test_result_ratio_and_keys():
+    row = result("x", {"n": 1}, 2.0, 0.5, True, extra=1)
+    _check(row)
+    assert row["ratio"] == 4.0 and row["extra"] == 1
+    assert ratio(None, 1.0) is None and ratio(1.0, 0) is None
+
+
+def test_table_shows_skips_and_errors():
+    table = format_table([
+        result("fast", {}, 1.0, 0.1, True, note="10 windows"),
+        {"name": "absent", "skipped": "no data"},
+        {"name": "broken", "error": "ValueError: bad"},
+    ])
+    lines = table.splitlines()
+    assert lines[0].split()[:5] == ["benchmark", "reference_s", "ours_s", "ratio", "identical"]
+    assert "10.00x" in table and "skipped: no data" in table and "ERROR: ValueError: bad" in table
+
+
+def test_bench_dirs_are_never_reused(tmp_path):
+    first, second = new_bench_dir(tmp_path), new_bench_dir(tmp_path)
+    assert first != second and first.name.startswith("bench-") and first.is_dir() and second.is_dir()
+
+
+def test_main_writes_json_per_benchmark_and_table(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    assert main(["--only", "reported", "--out", str(runs)]) == 0
+    (folder,) = list(runs.glob("bench-*"))
+    names = sorted(p.name for p in folder.glob("*.json"))
+    assert "summary.json" in names and "learning_quality.json" in names and "ci_cost.json" in names
+    row = json.loads((folder / "learning_quality.json").read_text())
+    assert row["machine"]["cpu_count"] >= 1 and "torch_threads" in row["machine"] and "date" in row["machine"]
+    out = capsys.readouterr().out
+    assert "learning_quality" in out and (folder / "table.txt").exists()
+
+
+def test_main_rejects_unknown_names(tmp_path):
+    with pytest.raises(SystemExit):
+        main(["--only", "nope", "--out", str(tmp_path)])
+
+
+def test_reported_reads_runner_summaries(tmp_path):
+    from benchmarks import reported
+
+    runs = tmp_path / "runs"
+    old, new = runs / "20260101-000000-000000", runs / "20260102-000000-000000"
+    for folder, ppl in ((old, 99.0), (new, 42.0)):
+        folder.mkdir(parents=True)
+        (folder / "summary.json").write_text(json.dumps({
+            "profile": "workshop", "parameters": {}, "finished": True,
+            "notebooks": [{"notebook": "05_train.ipynb", "status": "ok", "seconds": 300.0,
+                           "metrics": {"perplexity": ppl}, "error": ""}]}))
+    import os
+    os.utime(old / "summary.json", (1, 1))
+    (runs / "bench-x").mkdir()
+    (runs / "bench-x" / "summary.json").write_text(json.dumps({"quick": True, "results": []}))
+    (runs / "ci-timing.json").write_text(json.dumps({"make_test_s": 123.4}))
+    quality, ci = reported.run(runs=runs)
+    _check(quality)
+    assert quality["notebooks"][0]["metrics"]["perplexity"] == 42.0
+    assert quality["settings"]["source"].endswith("20260102-000000-000000/summary.json")
+    _check(ci)
+    assert ci["timing_file"] == {"make_test_s": 123.4}
+
+
+def test_reported_skips_without_runs(tmp_path):
+    from benchmarks import reported
+
+    rows = reported.run(runs=tmp_path)
+    assert [r["name"] for r in rows] == ["learning_quality", "ci_cost"]
+    assert all("skipped" in r for r in rows)
+
+
+def test_every_listed_benchmark_has_a_module():
+    import importlib
+
+    for name in benchmarks.BENCHMARKS:
+        module = importlib.import_module(f"benchmarks.{name}")
+        assert callable(module.run)
+
+
+# ----------------------------------------------------------------------------------------------
+# each benchmark on tiny inputs: runs, and ours equals the course's way
+# ----------------------------------------------------------------------------------------------
+def test_qa_metric_tiny_matches_official_script():
+    row = _run_tiny("qa_metric")
+    _check(row)
+    assert row["identical"] is True
+    tiny = row["scores"]["tiny"]
+    # a: EM (article and punctuation ignored); b: F1 0.8; c: EM ("1,000" loses its comma); d: unanswered
+    assert tiny["official_script"] == {"exact_match": 50.0, "f1": 100 * (1 + 0.8 + 1) / 4}
+
+
+def test_qa_preprocess_tiny_identical_labels():
+    row = _run_tiny("qa_preprocess")
+    _check(row)
+    assert row["identical"] is True and row["windows"] >= 12
+
+
+def test_qa_postprocess_tiny_identical_predictions():
+    row = _run_tiny("qa_postprocess")
+    _check(row)
+    assert row["identical"] is True and row["differing_questions"] == 0 and row["questions"] == 16
