@@ -59,6 +59,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
         "qa": {
             "data_source": "bundled",
+            "eval_source": None,  # None: the validation split of data_source
             "encoder_source": "bundled",
             "max_train_examples": 48,
             "max_eval_examples": 24,
@@ -105,6 +106,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
         "qa": {
             "data_source": "bundled",
+            "eval_source": None,  # None: the validation split of data_source
             "encoder_source": "bundled",
             "max_train_examples": None,
             "max_eval_examples": None,
@@ -152,6 +154,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
         "qa": {
             "data_source": "squad",
+            "eval_source": None,  # None: the validation split of data_source
             "encoder_source": "bert-base-cased",
             "max_train_examples": None,
             "max_eval_examples": None,
