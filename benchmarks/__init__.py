@@ -34,7 +34,10 @@ SQUAD_DIR = SHARED_DATA / "squad"
 BENCHMARKS: tuple[str, ...] = (
     "qa_postprocess",
     "qa_preprocess",
+    "qa_padding",
     "qa_metric",
+    "clm_chunking",
+    "train_throughput",
     "reported",
 )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import time
 import traceback
@@ -109,7 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
 
-    configure_environment(offline=True)  # before any Hugging Face import: never wait on the network
+    # Before any Hugging Face import: never wait on the network; no progress bars in the table.
+    os.environ["COURSE_QUIET"] = "1"
+    configure_environment(offline=True)
     from . import machine_info
 
     folder = new_bench_dir(Path(args.out))

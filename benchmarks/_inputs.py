@@ -90,3 +90,46 @@ def matmul_peak_gflops(n: int = 1024, repeat: int = 5) -> float:
             torch.mm(a, b)
         best = min(best, (time.perf_counter() - start) / inner)
     return 2 * n**3 / best / 1e9
+
+
+@functools.lru_cache(maxsize=None)
+def clm_corpus_and_tokenizer(quick: bool = False, tiny: bool = False):
+    """The bundled code corpus (``DatasetDict(train, valid)``) and a byte-level BPE trained on its
+    train split: every file in the full run, the first 600 scanned files with ``quick``, 40 when
+    ``tiny``. Returns ``(raw, tokenizer, description)``; cached for the process."""
+    try:
+        from course_utils.clm.corpus import load_raw_datasets
+        from course_utils.clm.tokenize import train_bpe_tokenizer
+    except ImportError as exc:
+        raise Skipped(f"course_utils.clm corpus/tokenize not available: {exc}") from None
+    scan = 20 if tiny else 600 if quick else None
+    vocab = 400 if tiny else 8000
+    cfg = {"corpus_source": "bundled", "max_train_files": None, "max_valid_files": None,
+           "max_scan_files": scan}
+    raw = load_raw_datasets(cfg)
+    tokenizer = train_bpe_tokenizer(raw["train"]["content"], vocab)
+    what = (f"bundled corpus, {'first ' + str(scan) + ' scanned files' if scan else 'all files'}, "
+            f"filtered: {len(raw['train'])} train / {len(raw['valid'])} valid; BPE {len(tokenizer)} trained here")
+    return raw, tokenizer, what
+
+
+def qa_model_factory(tiny: bool = False):
+    """A function returning a fresh, seeded QA model: the bundled MiniLM (dropout 0, as the
+    workshop profile) or, for the unit tests (``tiny``), a one-layer BERT of width 32 on the same
+    vocabulary, so that the harness is exercised in a fraction of a second."""
+    if not tiny:
+        from course_utils.qa.model import load_qa_model
+
+        return lambda: load_qa_model("bundled", dropout=0.0, seed=0)
+
+    def tiny_model():
+        import torch
+        from transformers import BertConfig, BertForQuestionAnswering
+
+        torch.manual_seed(0)
+        cfg = BertConfig(vocab_size=len(qa_tokenizer()), hidden_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, intermediate_size=64, max_position_embeddings=512,
+                         hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+        return BertForQuestionAnswering(cfg)
+
+    return tiny_model

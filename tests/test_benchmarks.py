@@ -74,7 +74,19 @@ def test_bench_dirs_are_never_reused(tmp_path):
     assert first != second and first.name.startswith("bench-") and first.is_dir() and second.is_dir()
 
 
-def test_main_writes_json_per_benchmark_and_table(tmp_path, capsys):
+def _restore_env_after(monkeypatch):
+    """main() switches progress bars off for the process; undo that after the test."""
+    import os
+
+    for var in ("COURSE_QUIET", "TQDM_DISABLE", "HF_DATASETS_DISABLE_PROGRESS_BARS"):
+        if var in os.environ:
+            monkeypatch.setenv(var, os.environ[var])
+        else:
+            monkeypatch.delenv(var, raising=False)
+
+
+def test_main_writes_json_per_benchmark_and_table(tmp_path, capsys, monkeypatch):
+    _restore_env_after(monkeypatch)
     runs = tmp_path / "runs"
     assert main(["--only", "reported", "--out", str(runs)]) == 0
     (folder,) = list(runs.glob("bench-*"))
@@ -86,7 +98,8 @@ def test_main_writes_json_per_benchmark_and_table(tmp_path, capsys):
     assert "learning_quality" in out and (folder / "table.txt").exists()
 
 
-def test_main_rejects_unknown_names(tmp_path):
+def test_main_rejects_unknown_names(tmp_path, monkeypatch):
+    _restore_env_after(monkeypatch)
     with pytest.raises(SystemExit):
         main(["--only", "nope", "--out", str(tmp_path)])
 
@@ -153,3 +166,52 @@ def test_qa_postprocess_tiny_identical_predictions():
     row = _run_tiny("qa_postprocess")
     _check(row)
     assert row["identical"] is True and row["differing_questions"] == 0 and row["questions"] == 16
+
+
+def test_qa_padding_tiny_same_labels_and_loss():
+    row = _run_tiny("qa_padding")
+    _check(row)
+    assert row["identical"] is True and row["identical_labels"] is True
+    assert row["loss_padded"] == pytest.approx(row["loss_dynamic"], rel=1e-4)
+    assert len(row["reference_step_s"]) == len(row["ours_step_s"]) == row["settings"]["timed_steps"]
+
+
+def test_clm_chunking_tiny_identical_chunks_and_waste():
+    row = _run_tiny("clm_chunking")
+    _check(row)
+    assert row["identical"] is True and row["waste_matches_chunking_waste"] is True
+    assert 0 <= row["wasted_pct_concat"] <= row["wasted_pct_course"] <= 100
+
+
+def test_train_throughput_tiny_rows():
+    rows = _run_tiny("train_throughput")
+    names = [r["name"] for r in rows]
+    for row in rows:
+        if "skipped" in row:
+            continue
+        _check(row)
+        assert row["identical"] is None  # speed only: nothing to compare
+        assert row["reference_s"] > 0 and row["ours_s"] > 0 and 0 <= row["mfu_ours"] < 1
+    assert {"train_clm_trainer", "train_clm_accelerate"} <= set(names) or "train_clm" in names
+    assert {"train_qa_trainer", "train_qa_accelerate"} <= set(names) or "train_qa" in names
+
+
+def test_step_clock_and_flops():
+    import torch
+
+    from benchmarks.train_throughput import StepClock, gpt2_flops_per_token
+
+    layer = torch.nn.Linear(2, 2)
+    clock = StepClock(layer)
+    for _ in range(4):
+        layer(torch.zeros(1, 2))
+    assert len(clock.times) == 4 and clock.seconds_per_step(1, 2) >= 0
+    with pytest.raises(RuntimeError):
+        clock.seconds_per_step(2, 2)
+
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=100, n_positions=16, n_embd=8, n_layer=1, n_head=2))
+    # 2-D weights: wte 100x8 (= tied head), c_attn 8x24, c_proj 8x8, c_fc 8x32, mlp c_proj 32x8
+    n = 800 + 192 + 64 + 256 + 256
+    assert gpt2_flops_per_token(model, 16) == 6 * n + 12 * 1 * 16 * 8
