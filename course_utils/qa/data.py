@@ -144,13 +144,16 @@ def _check_text(value: Any, name: str, where: str) -> str:
     return value
 
 
-def _mismatch_hint(found: str, text: str) -> str:
-    if unicodedata.normalize("NFC", found) == unicodedata.normalize("NFC", text):
-        return " (they differ only in unicode normalisation: normalise context and answers the same way)"
-    if " ".join(found.split()) == " ".join(text.split()):
-        return " (they differ only in white space: keep the context's exact spaces in the answer)"
-    if found.strip() == text.strip():
-        return " (they differ only in leading/trailing white space)"
+def _mismatch_hint(context: str, start: int, text: str) -> str:
+    """Say *why* an answer is not at its position when the reason is a usual one."""
+    for k in range(max(1, len(text) - 3), len(text) + 4):
+        found = context[start:start + k]
+        if unicodedata.normalize("NFC", found) == unicodedata.normalize("NFC", text):
+            return " (they differ only in unicode normalisation: normalise context and answers the same way)"
+        if " ".join(found.split()) == " ".join(text.split()):
+            return " (they differ only in white space: keep the context's exact spaces in the answer)"
+    if context.find(text) >= 0:
+        return f" (the text occurs at {context.find(text)}: is answer_start off?)"
     return ""
 
 
@@ -202,7 +205,7 @@ def check_record(record: Any, position: int, split: str, one_answer: bool) -> No
         if found != text:
             raise BadRecordError(
                 f"{where}: answer {k} text {text!r:.60} is not at answer_start={start}: the context "
-                f"has {found!r:.60} there{_mismatch_hint(found, text)}")
+                f"has {found!r:.60} there{_mismatch_hint(context, start, text)}")
 
 
 def validate_records(records: Iterable[Any], split: str, on_bad: str = "raise") -> tuple[list[dict], ValidationReport]:

@@ -1,0 +1,249 @@
+"""course_utils.qa.features: windows and labels equal to the course's, on bundled and real SQuAD."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from course_utils.qa.data import load_qa_datasets, read_squad_file
+from course_utils.qa.features import (
+    answer_token_span,
+    count_windows,
+    decode_labels,
+    preprocess_training_examples,
+    preprocess_validation_examples,
+    tokenize_windows,
+)
+
+SQUAD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "squad"
+
+
+# The course's code, verbatim (section 7, "Processing the training data"): the reference.
+def course_preprocess_training_examples(examples, tokenizer, max_length, stride):
+    questions = [q.strip() for q in examples["question"]]
+    inputs = tokenizer(
+        questions,
+        examples["context"],
+        max_length=max_length,
+        truncation="only_second",
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding="max_length",
+    )
+
+    offset_mapping = inputs.pop("offset_mapping")
+    sample_map = inputs.pop("overflow_to_sample_mapping")
+    answers = examples["answers"]
+    start_positions = []
+    end_positions = []
+
+    for i, offset in enumerate(offset_mapping):
+        sample_idx = sample_map[i]
+        answer = answers[sample_idx]
+        start_char = answer["answer_start"][0]
+        end_char = answer["answer_start"][0] + len(answer["text"][0])
+        sequence_ids = inputs.sequence_ids(i)
+
+        # Find the start and end of the context
+        idx = 0
+        while sequence_ids[idx] != 1:
+            idx += 1
+        context_start = idx
+        while sequence_ids[idx] == 1:
+            idx += 1
+        context_end = idx - 1
+
+        # If the answer is not fully inside the context, label is (0, 0)
+        if offset[context_start][0] > start_char or offset[context_end][1] < end_char:
+            start_positions.append(0)
+            end_positions.append(0)
+        else:
+            # Otherwise it's the start and end token positions
+            idx = context_start
+            while idx <= context_end and offset[idx][0] <= start_char:
+                idx += 1
+            start_positions.append(idx - 1)
+
+            idx = context_end
+            while idx >= context_start and offset[idx][1] >= end_char:
+                idx -= 1
+            end_positions.append(idx + 1)
+
+    inputs["start_positions"] = start_positions
+    inputs["end_positions"] = end_positions
+    return inputs
+
+
+# The course's validation code, verbatim.
+def course_preprocess_validation_examples(examples, tokenizer, max_length, stride):
+    questions = [q.strip() for q in examples["question"]]
+    inputs = tokenizer(
+        questions,
+        examples["context"],
+        max_length=max_length,
+        truncation="only_second",
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding="max_length",
+    )
+
+    sample_map = inputs.pop("overflow_to_sample_mapping")
+    example_ids = []
+
+    for i in range(len(inputs["input_ids"])):
+        sample_idx = sample_map[i]
+        example_ids.append(examples["id"][sample_idx])
+
+        sequence_ids = inputs.sequence_ids(i)
+        offset = inputs["offset_mapping"][i]
+        inputs["offset_mapping"][i] = [
+            o if sequence_ids[k] == 1 else None for k, o in enumerate(offset)
+        ]
+
+    inputs["example_id"] = example_ids
+    return inputs
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    from course_utils.assets import bundled_qa_encoder_path
+
+    return AutoTokenizer.from_pretrained(bundled_qa_encoder_path())
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return load_qa_datasets({"data_source": "bundled"})
+
+
+def _batch(records):
+    return {k: [r[k] for r in records] for k in ("id", "title", "context", "question", "answers")}
+
+
+def _assert_same(ours, ref):
+    assert ours["input_ids"] == ref["input_ids"]
+    assert ours["start_positions"] == ref["start_positions"]
+    assert ours["end_positions"] == ref["end_positions"]
+
+
+@pytest.mark.parametrize("max_length,stride", [(384, 128), (256, 64), (128, 32), (100, 50), (64, 16)])
+def test_labels_equal_the_course_on_bundled(tokenizer, bundled, max_length, stride):
+    batch = bundled["train"][:]
+    ours = preprocess_training_examples(batch, tokenizer, max_length, stride)
+    ref = course_preprocess_training_examples(batch, tokenizer, max_length, stride)
+    _assert_same(ours, ref)
+    assert "offset_mapping" not in ours and "overflow_to_sample_mapping" not in ours
+    inside = sum(s > 0 for s in ours["start_positions"])
+    assert 0 < inside <= len(ours["start_positions"])
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("max_length,stride", [(384, 128), (256, 64), (100, 50)])
+def test_labels_equal_the_course_on_real_squad(tokenizer, max_length, stride):
+    if not SQUAD.is_dir():
+        pytest.skip("../shared/data is absent")
+    records = read_squad_file(SQUAD / "train-sample-v1.1.jsonl")
+    batch = _batch(records)
+    ours = preprocess_training_examples(batch, tokenizer, max_length, stride)
+    ref = course_preprocess_training_examples(batch, tokenizer, max_length, stride)
+    _assert_same(ours, ref)
+    assert len(ours["input_ids"]) > len(records)  # real contexts need several windows
+
+
+def test_labels_with_a_cased_tokenizer_too(bundled):
+    """A second, differently built fast tokenizer (byte-level BPE, no token_type_ids)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    texts = list(bundled["train"]["context"]) + list(bundled["train"]["question"])
+    raw = Tokenizer(models.BPE(unk_token="<unk>"))
+    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    raw.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=600, special_tokens=["<s>", "</s>", "<pad>", "<unk>"]))
+    raw.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[("<s>", 0), ("</s>", 1)])
+    tok = PreTrainedTokenizerFast(tokenizer_object=raw, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>")
+    batch = bundled["train"][:200]
+    for max_length, stride in [(128, 32), (96, 40)]:
+        _assert_same(preprocess_training_examples(batch, tok, max_length, stride),
+                     course_preprocess_training_examples(batch, tok, max_length, stride))
+
+
+def test_no_final_sep_no_index_error(tokenizer):
+    """A tokenizer that adds no final special token: the course's `while sequence_ids[idx] == 1`
+    runs off the end of a full window; ours finds the context end by counting."""
+    from tokenizers import processors
+
+    tok = copy.deepcopy(tokenizer)
+    tok._tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A", pair="[CLS] $A [SEP] $B:1", special_tokens=[("[CLS]", 101), ("[SEP]", 102)])
+    context = " ".join(f"word{i}" for i in range(60)) + " the answer is Helsinki today."
+    start = context.index("Helsinki")
+    batch = {"id": ["x"], "question": ["Where?"], "context": [context],
+             "answers": [{"text": ["Helsinki"], "answer_start": [start]}]}
+    with pytest.raises(IndexError):
+        course_preprocess_training_examples(batch, tok, 32, 8)
+    out = preprocess_training_examples(batch, tok, 32, 8)
+    texts = decode_labels(out, tok)
+    assert "helsinki" in texts
+    assert all(len(ids) == 32 or ids[-1] != 102 for ids in out["input_ids"])
+
+
+def test_dynamic_padding_gives_the_same_labels(tokenizer, bundled):
+    batch = bundled["train"][:64]
+    padded = preprocess_training_examples(batch, tokenizer, 128, 32)
+    unpadded = preprocess_training_examples(batch, tokenizer, 128, 32, padding=False)
+    assert padded["start_positions"] == unpadded["start_positions"]
+    assert padded["end_positions"] == unpadded["end_positions"]
+    assert max(len(x) for x in unpadded["input_ids"]) == 128 > min(len(x) for x in unpadded["input_ids"])
+
+
+def test_course_worked_example(tokenizer, bundled):
+    """max_length=100, stride=50 on one long bundled passage: windows overlap by 50 tokens and the
+    labels decode back to the answer in every window that holds it."""
+    row = next(r for r in bundled["train"] if r["question"] == "Which deep learning libraries back 🤗 Transformers?")
+    windows = tokenize_windows(tokenizer, row["question"], row["context"], max_length=100, stride=50)
+    assert len(windows["input_ids"]) >= 2
+    first, second = windows["input_ids"][0], windows["input_ids"][1]
+    q_len = first.index(102) + 1
+    assert first[-51:-1] == second[q_len:q_len + 50]  # the overlap is `stride` tokens
+    out = preprocess_training_examples({k: [row[k]] for k in row}, tokenizer, 100, 50)
+    decoded = [t for t in decode_labels(out, tokenizer) if t]
+    assert decoded and set(decoded) == {"jax, pytorch and tensorflow"}
+
+
+def test_answer_token_span_edges():
+    offsets = [(0, 0), (0, 3), (4, 7), (8, 12), (13, 15), (0, 0)]
+    assert answer_token_span(offsets, 1, 4, 4, 12) == (2, 3)
+    assert answer_token_span(offsets, 1, 4, 5, 6) == (2, 2)  # inside one token
+    assert answer_token_span(offsets, 2, 4, 0, 3) == (0, 0)  # starts before the window
+    assert answer_token_span(offsets, 1, 3, 13, 15) == (0, 0)  # ends after the window
+    assert answer_token_span(offsets, 1, 4, 0, 15) == (1, 4)
+
+
+def test_validation_features_match_the_course(tokenizer, bundled):
+    batch = bundled["validation"][:]
+    for max_length, stride in [(384, 128), (128, 32)]:
+        ours = preprocess_validation_examples(batch, tokenizer, max_length, stride)
+        ref = course_preprocess_validation_examples(batch, tokenizer, max_length, stride)
+        assert ours["input_ids"] == ref["input_ids"]
+        assert ours["example_id"] == ref["example_id"]
+        assert ours["offset_mapping"] == ref["offset_mapping"]
+        first = ours["offset_mapping"][0]
+        assert first[0] is None and any(o is not None for o in first)
+
+
+def test_validation_map_keeps_example_ids(tokenizer, bundled):
+    val = bundled["validation"].select(range(60))
+    feats = val.map(preprocess_validation_examples, batched=True, remove_columns=val.column_names,
+                    fn_kwargs={"tokenizer": tokenizer, "max_length": 128, "stride": 32})
+    assert set(feats["example_id"]) == set(val["id"])
+    assert len(feats) == count_windows(val[:], tokenizer, 128, 32) > 60
+    train_feats = preprocess_training_examples(val[:], tokenizer, 128, 32)
+    assert len(train_feats["input_ids"]) == len(feats)
