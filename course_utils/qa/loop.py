@@ -1,0 +1,626 @@
+"""Fine-tuning the QA model: with ``Trainer`` (notebook 08) and with a plain Accelerate loop (09).
+
+What this adds to the course's code, and why:
+
+* **Metrics during training.** ``Trainer`` calls ``compute_metrics`` only when the evaluation
+  features carry labels; QA validation features do not (an answer is scored on the *example*,
+  after mapping windows back to text), so the course's Trainer never reports EM/F1 while it
+  trains. :class:`QATrainer` overrides ``evaluate`` to run the prediction loop, post-process and
+  log ``eval_exact_match`` / ``eval_f1`` at every evaluation.
+* **Dynamic padding.** The course pads every window to ``max_length``; most windows are shorter.
+  ``DataCollatorWithPadding`` pads each batch to its longest window, and length grouping puts
+  windows of similar length in the same batch, so far fewer padding tokens go through the model.
+  Logits of different batches then have different widths: they are padded with -100 before
+  post-processing (``Trainer`` does this itself; the Accelerate loop uses :func:`concat_padded`).
+* **An Accelerate loop that is correct with several processes**: the learning-rate schedule is
+  counted in optimizer steps, evaluation pads across processes and gathers with
+  ``gather_for_metrics`` (the duplicated samples of an uneven last batch are dropped), and
+  ``save_state``/``load_state`` checkpoints let a killed run resume where it stopped.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+import torch
+from transformers import (
+    DataCollatorWithPadding,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    default_data_collator,
+    get_scheduler,
+)
+
+from ..profiles import quiet
+
+MODEL_COLUMNS = ("input_ids", "token_type_ids", "attention_mask", "start_positions", "end_positions")
+EVAL_ONLY_COLUMNS = ("example_id", "offset_mapping")
+
+
+# ---------------------------------------------------------------------------------------------
+# settings
+# ---------------------------------------------------------------------------------------------
+def precision_flags() -> dict[str, bool]:
+    """Mixed precision only on a GPU: bf16 where the card supports it, else fp16.
+
+    On a CPU both are off: fp32 matmuls are *faster* than bf16 on these cores (357 vs 189
+    GFLOP/s measured), and fp16 training is not supported there.
+    """
+    if not torch.cuda.is_available():
+        return {"fp16": False, "bf16": False}
+    bf16 = torch.cuda.is_bf16_supported()
+    return {"fp16": not bf16, "bf16": bf16}
+
+
+def mixed_precision_name() -> str:
+    """The same choice as :func:`precision_flags`, spelled for ``Accelerator(mixed_precision=...)``."""
+    flags = precision_flags()
+    return "bf16" if flags["bf16"] else "fp16" if flags["fp16"] else "no"
+
+
+def qa_training_arguments(
+    qa: Mapping[str, Any],
+    output_dir: str | os.PathLike,
+    seed: int = 42,
+    *,
+    eval_strategy: str = "epoch",
+    save_strategy: str = "epoch",
+    save_steps: int | None = None,
+    logging_steps: int = 10,
+    push_to_hub: bool = False,
+    **overrides: Any,
+) -> TrainingArguments:
+    """``TrainingArguments`` from a profile's ``qa`` settings.
+
+    ``eval_strategy`` (was ``evaluation_strategy``), warm-up as a ratio of ``warmup_steps`` (was
+    ``warmup_ratio``), ``train_sampling_strategy="group_by_length"`` (was ``group_by_length``):
+    the transformers 5 names.
+    """
+    warmup = float(qa.get("warmup_ratio", 0.0) or 0.0)
+    if not 0.0 <= warmup < 1.0:
+        raise ValueError(f"qa warmup_ratio must be in [0, 1), got {warmup}")
+    batch_size = int(qa["batch_size"])
+    if batch_size < 1:
+        raise ValueError(f"qa batch_size must be >= 1, got {batch_size}")
+    kwargs: dict[str, Any] = dict(
+        output_dir=str(output_dir),
+        eval_strategy=eval_strategy,
+        save_strategy=save_strategy,
+        learning_rate=float(qa["learning_rate"]),
+        weight_decay=float(qa.get("weight_decay", 0.0)),
+        warmup_steps=warmup,
+        lr_scheduler_type=qa.get("lr_scheduler_type", "linear"),
+        num_train_epochs=float(qa.get("num_train_epochs", 1)),
+        max_steps=int(qa.get("max_steps", -1) or -1),
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=int(qa.get("eval_batch_size", 2 * batch_size)),
+        gradient_accumulation_steps=int(qa.get("gradient_accumulation_steps", 1)),
+        train_sampling_strategy="group_by_length" if qa.get("dynamic_padding") else "random",
+        logging_strategy="steps",
+        logging_steps=logging_steps,
+        save_only_model=False,
+        seed=seed,
+        data_seed=seed,
+        report_to="none",
+        disable_tqdm=quiet(),
+        push_to_hub=push_to_hub,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        **precision_flags(),
+    )
+    if save_steps is not None:
+        kwargs["save_steps"] = save_steps
+    kwargs.update(overrides)
+    return TrainingArguments(**kwargs)
+
+
+def padding_collator(tokenizer: Any, dynamic_padding: bool) -> Callable[[list[dict]], dict]:
+    """``DataCollatorWithPadding`` (pad to the longest window of the batch) or the course's
+    ``default_data_collator`` (windows already padded to ``max_length``)."""
+    if dynamic_padding:
+        return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8)
+    return default_data_collator
+
+
+def build_features(raw_datasets: Any, tokenizer: Any, max_length: int, stride: int,
+                   dynamic_padding: bool = True, num_proc: int | None = None) -> tuple[Any, Any]:
+    """The course's two ``Dataset.map`` calls: training windows with labels, validation windows
+    with ``example_id`` / ``offset_mapping``. Unpadded when ``dynamic_padding`` (the collator pads
+    each batch), else padded to ``max_length`` as in the course."""
+    from .features import preprocess_training_examples, preprocess_validation_examples
+
+    padding: str | bool = False if dynamic_padding else "max_length"
+    num_proc = num_proc if num_proc and num_proc > 1 else None
+    train = raw_datasets["train"].map(
+        preprocess_training_examples,
+        batched=True,
+        remove_columns=raw_datasets["train"].column_names,
+        fn_kwargs=dict(tokenizer=tokenizer, max_length=max_length, stride=stride, padding=padding),
+        num_proc=num_proc,
+        desc="training windows",
+    )
+    valid = raw_datasets["validation"].map(
+        preprocess_validation_examples,
+        batched=True,
+        remove_columns=raw_datasets["validation"].column_names,
+        fn_kwargs=dict(tokenizer=tokenizer, max_length=max_length, stride=stride, padding=padding),
+        num_proc=num_proc,
+        desc="validation windows",
+    )
+    return train, valid
+
+
+def model_features(features: Any) -> Any:
+    """The columns the model takes (``example_id``/``offset_mapping`` stay in the full features)."""
+    drop = [c for c in features.column_names if c not in MODEL_COLUMNS]
+    return features.remove_columns(drop) if drop else features
+
+
+# ---------------------------------------------------------------------------------------------
+# logits of variable width
+# ---------------------------------------------------------------------------------------------
+def concat_padded(chunks: Iterable[np.ndarray], pad_value: float = -100.0) -> np.ndarray:
+    """Stack ``(batch, length_i)`` arrays of different widths into one ``(n, max length)`` array.
+
+    With dynamic padding every batch has its own width; the missing positions get -100, which
+    post-processing never picks (they are outside every context).
+    """
+    chunks = [np.asarray(c) for c in chunks]
+    if not chunks:
+        raise ValueError("no logits to concatenate (empty evaluation set?)")
+    width = max(c.shape[1] for c in chunks)
+    out = np.full((sum(len(c) for c in chunks), width), pad_value, dtype=np.float32)
+    row = 0
+    for c in chunks:
+        out[row : row + len(c), : c.shape[1]] = c
+        row += len(c)
+    return out
+
+
+def qa_metrics(
+    start_logits: np.ndarray,
+    end_logits: np.ndarray,
+    features: Any,
+    examples: Any,
+    n_best: int = 20,
+    max_answer_length: int = 30,
+) -> dict[str, float]:
+    """EM/F1 through the colleague's post-processing (``course_utils.qa.postprocess``)."""
+    from .postprocess import compute_metrics
+
+    return compute_metrics(
+        start_logits, end_logits, features, examples, n_best=n_best, max_answer_length=max_answer_length
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Trainer
+# ---------------------------------------------------------------------------------------------
+class QATrainer(Trainer):
+    """A ``Trainer`` that reports SQuAD exact match and F1 at every evaluation.
+
+    Pass the full validation features (with ``example_id`` and ``offset_mapping``; ``Trainer``
+    hides those columns from the model itself) as ``eval_dataset`` and the raw validation examples
+    as ``eval_examples``.
+    """
+
+    def __init__(self, *args: Any, eval_examples: Any = None, n_best: int = 20,
+                 max_answer_length: int = 30, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.eval_examples = eval_examples
+        self.n_best = n_best
+        self.max_answer_length = max_answer_length
+
+    def evaluate(self, eval_dataset: Any = None, ignore_keys: list[str] | None = None,
+                 metric_key_prefix: str = "eval") -> dict[str, float]:
+        features = eval_dataset if eval_dataset is not None else self.eval_dataset
+        if self.eval_examples is None:
+            raise ValueError("QATrainer.evaluate needs eval_examples= (the raw validation examples)")
+        missing = [c for c in EVAL_ONLY_COLUMNS if c not in features.column_names]
+        if missing:
+            raise ValueError(
+                f"evaluation features lack {missing}: build them with preprocess_validation_examples"
+            )
+        start = time.time()
+        output = self.evaluation_loop(
+            self.get_eval_dataloader(features),
+            description="Evaluation",
+            prediction_loss_only=False,
+            ignore_keys=ignore_keys,
+            metric_key_prefix=metric_key_prefix,
+        )
+        start_logits, end_logits = output.predictions[:2]
+        scores = qa_metrics(start_logits, end_logits, features, self.eval_examples,
+                            self.n_best, self.max_answer_length)
+        metrics = {f"{metric_key_prefix}_{k}": float(v) for k, v in scores.items()}
+        metrics[f"{metric_key_prefix}_runtime"] = round(time.time() - start, 4)
+        if self.state.epoch is not None:
+            metrics["epoch"] = self.state.epoch
+        self.log(metrics)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics
+
+
+def build_qa_trainer(
+    model: Any,
+    tokenizer: Any,
+    args: TrainingArguments,
+    train_features: Any,
+    eval_features: Any = None,
+    eval_examples: Any = None,
+    dynamic_padding: bool = True,
+    callbacks: list[TrainerCallback] | None = None,
+) -> QATrainer:
+    """The course's ``Trainer(...)`` call, with ``processing_class=`` (was ``tokenizer=``)."""
+    return QATrainer(
+        model=model,
+        args=args,
+        train_dataset=model_features(train_features),
+        eval_dataset=eval_features,
+        eval_examples=eval_examples,
+        processing_class=tokenizer,
+        data_collator=padding_collator(tokenizer, dynamic_padding),
+        callbacks=callbacks,
+    )
+
+
+def finetune_with_trainer(
+    cfg: Any,
+    run_dir: str | os.PathLike,
+    *,
+    raw_datasets: Any = None,
+    resume_from_checkpoint: bool | str | None = None,
+    eval_strategy: str = "epoch",
+    save_strategy: str = "epoch",
+    save_steps: int | None = None,
+    logging_steps: int = 10,
+    callbacks: list[TrainerCallback] | None = None,
+    push_to_hub: bool = False,
+) -> tuple[QATrainer, dict[str, float]]:
+    """Notebook 08 in one call: data, windows, model, ``QATrainer``, train, ``predict``, save.
+
+    Later notebooks call it to build a model when the workspace has none; the resume test runs
+    it in a subprocess and kills it. ``run_dir`` receives the checkpoints and, at the end, the
+    final model (safetensors) and tokenizer; the caller marks it complete.
+    """
+    from .data import load_qa_datasets
+    from .model import load_qa_model_and_tokenizer
+
+    resume = check_resume_checkpoint(run_dir, resume_from_checkpoint)  # fail before any work
+    qa = cfg.qa
+    raw = raw_datasets if raw_datasets is not None else load_qa_datasets(cfg)
+    model, tokenizer = load_qa_model_and_tokenizer(qa["encoder_source"], dropout=qa.get("dropout"), seed=cfg.seed)
+    train_features, eval_features = build_features(
+        raw, tokenizer, qa["max_length"], qa["stride"], qa["dynamic_padding"], qa.get("num_proc"))
+    args = qa_training_arguments(qa, run_dir, cfg.seed, eval_strategy=eval_strategy,
+                                 save_strategy=save_strategy, save_steps=save_steps,
+                                 logging_steps=logging_steps, push_to_hub=push_to_hub)
+    trainer = build_qa_trainer(model, tokenizer, args, train_features, eval_features, raw["validation"],
+                               qa["dynamic_padding"], callbacks)
+    trainer.train(resume_from_checkpoint=resume)
+    metrics = predict_metrics(trainer, eval_features, raw["validation"])
+    save_final_model(trainer, tokenizer, run_dir)
+    return trainer, metrics
+
+
+def check_resume_checkpoint(run_dir: str | os.PathLike, resume: bool | str | os.PathLike | None) -> str | None:
+    """The checkpoint ``resume_from_checkpoint`` will load, checked first so that a missing or
+    damaged one gives an error naming the folder (not a traceback from deep inside Trainer)."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from .model import CheckpointError, check_checkpoint
+
+    if not resume:
+        return None
+    if resume is True:
+        found = get_last_checkpoint(str(run_dir)) if Path(run_dir).is_dir() else None
+        if found is None:
+            raise CheckpointError(f"resume_from_checkpoint=True, but {str(run_dir)!r} holds no checkpoint-* folder")
+        path = Path(found)
+    else:
+        path = Path(resume)
+    check_checkpoint(path)
+    if not (path / "trainer_state.json").is_file():
+        raise CheckpointError(f"{str(path)!r} is a model folder but not a Trainer checkpoint (no trainer_state.json)")
+    return str(path)
+
+
+def predict_metrics(trainer: Trainer, eval_features: Any, eval_examples: Any) -> dict[str, float]:
+    """The course's last step: ``trainer.predict`` on the validation features, then EM/F1."""
+    output = trainer.predict(eval_features)
+    start_logits, end_logits = output.predictions[:2]
+    return qa_metrics(start_logits, end_logits, eval_features, eval_examples)
+
+
+def loss_history(trainer_or_log: Any) -> dict[str, list[tuple[float, float]]]:
+    """``(step, value)`` pairs of training loss and eval EM/F1 from ``trainer.state.log_history``."""
+    log = trainer_or_log.state.log_history if hasattr(trainer_or_log, "state") else trainer_or_log
+    out: dict[str, list[tuple[float, float]]] = {"loss": [], "eval_exact_match": [], "eval_f1": []}
+    for entry in log:
+        for key in out:
+            if key in entry:
+                out[key].append((entry["step"], float(entry[key])))
+    return out
+
+
+def save_final_model(trainer_or_model: Any, tokenizer: Any, folder: str | os.PathLike) -> Path:
+    """Weights as safetensors + tokenizer + config, ready for ``pipeline(model=folder)``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(trainer_or_model, Trainer):
+        trainer_or_model.save_model(str(folder))
+    else:
+        trainer_or_model.save_pretrained(str(folder), safe_serialization=True)
+    tokenizer.save_pretrained(str(folder))
+    return folder
+
+
+# ---------------------------------------------------------------------------------------------
+# measurement: the speed-up of dynamic padding
+# ---------------------------------------------------------------------------------------------
+def padding_stats(features: Any, batch_size: int, max_length: int, group_by_length: bool, seed: int = 0) -> dict[str, float]:
+    """Tokens the model sees per epoch with pad-to-max_length vs pad-to-longest-in-batch.
+
+    ``features`` are *unpadded* windows (their ``input_ids`` lengths are the real lengths).
+    """
+    lengths = np.array([len(x) for x in features["input_ids"]])
+    if group_by_length:
+        from transformers.trainer_pt_utils import LengthGroupedSampler
+
+        torch.manual_seed(seed)
+        order = np.array(list(LengthGroupedSampler(batch_size, lengths=lengths.tolist())))
+    else:
+        order = np.random.default_rng(seed).permutation(len(lengths))
+    batches = [lengths[order[i : i + batch_size]] for i in range(0, len(order), batch_size)]
+    padded_dynamic = sum(int(math.ceil(b.max() / 8) * 8) * len(b) for b in batches)
+    return {
+        "windows": int(len(lengths)),
+        "mean_length": float(lengths.mean()),
+        "tokens_max_length": int(max_length * len(lengths)),
+        "tokens_dynamic": int(padded_dynamic),
+        "token_ratio": float(max_length * len(lengths) / padded_dynamic),
+    }
+
+
+def time_train_steps(model: Any, dataloader: Any, n_steps: int, lr: float = 1e-5) -> float:
+    """Seconds per training step (forward + backward + AdamW) over the first `n_steps` batches.
+
+    The first batch is a warm-up and not timed. The model's weights change: use a copy.
+    """
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    it = iter(dataloader)
+    times = []
+    for i in range(n_steps + 1):
+        try:
+            batch = next(it)
+        except StopIteration:
+            break
+        t0 = time.perf_counter()
+        loss = model(**batch).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        if i > 0:
+            times.append(time.perf_counter() - t0)
+    if not times:
+        raise ValueError(f"need at least 2 batches to time, got {i}")
+    return float(np.mean(times))
+
+
+# ---------------------------------------------------------------------------------------------
+# Accelerate
+# ---------------------------------------------------------------------------------------------
+def get_accelerator(mixed_precision: str = "no", gradient_accumulation_steps: int = 1, **kwargs: Any) -> Any:
+    """An ``Accelerator``, even when this process already made one with other settings.
+
+    Accelerate keeps one ``AcceleratorState`` per process: a second ``Accelerator`` asking for a
+    different ``mixed_precision`` raises. In a notebook (one process, no distributed launch)
+    re-running the cell with another setting is normal, so the old state is reset first; under
+    ``accelerate launch`` the launcher's state is left alone.
+    """
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, PartialState
+    from accelerate.utils import DataLoaderConfiguration
+
+    if AcceleratorState._shared_state and int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        current = AcceleratorState._shared_state.get("_mixed_precision")
+        if current is not None and str(current) != str(mixed_precision):
+            AcceleratorState._reset_state(reset_partial_state=False)
+    kwargs.setdefault("dataloader_config", DataLoaderConfiguration(use_seedable_sampler=True))
+    kwargs.setdefault("cpu", not torch.cuda.is_available())  # MULTI_CPU (gloo) under accelerate launch
+    return Accelerator(mixed_precision=mixed_precision,
+                       gradient_accumulation_steps=gradient_accumulation_steps, **kwargs)
+
+
+def adamw_param_groups(model: Any, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on weight matrices only, not on biases and LayerNorm (as ``Trainer`` does)."""
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        (no_decay if param.ndim < 2 else decay).append(param)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def evaluate_accelerate(accelerator: Any, model: Any, eval_dataloader: Any, eval_features: Any,
+                        eval_examples: Any) -> dict[str, float]:
+    """Logits of every evaluation window, each exactly once, then EM/F1.
+
+    Each process pads its batch's logits to the widest batch of all processes
+    (``pad_across_processes``), ``gather_for_metrics`` collects them and drops the samples that
+    were repeated to even out the last batch; the batches are then padded to a common width.
+    """
+    model.eval()
+    starts, ends = [], []
+    for batch in eval_dataloader:
+        with torch.no_grad():
+            out = model(**batch)
+        start = accelerator.pad_across_processes(out.start_logits, dim=1, pad_index=-100)
+        end = accelerator.pad_across_processes(out.end_logits, dim=1, pad_index=-100)
+        start, end = accelerator.gather_for_metrics((start, end))
+        starts.append(start.float().cpu().numpy())
+        ends.append(end.float().cpu().numpy())
+    start_logits, end_logits = concat_padded(starts), concat_padded(ends)
+    if len(start_logits) != len(eval_features):
+        raise RuntimeError(f"gathered {len(start_logits)} windows for {len(eval_features)} features")
+    return qa_metrics(start_logits, end_logits, eval_features, eval_examples)
+
+
+def _checkpoint_dirs(folder: Path) -> list[Path]:
+    found = [p for p in folder.glob("step_*") if (p / "progress.json").exists()]
+    return sorted(found, key=lambda p: int(p.name.split("_")[1]))
+
+
+def latest_checkpoint(output_dir: str | os.PathLike) -> Path | None:
+    """The newest complete ``save_state`` checkpoint of an Accelerate run (``progress.json`` is
+    written last, so a half-written folder is ignored)."""
+    found = _checkpoint_dirs(Path(output_dir) / "checkpoints")
+    return found[-1] if found else None
+
+
+def train_accelerate(
+    model: Any,
+    tokenizer: Any,
+    train_features: Any,
+    eval_features: Any,
+    eval_examples: Any,
+    output_dir: str | os.PathLike,
+    *,
+    batch_size: int = 8,
+    learning_rate: float = 1e-4,
+    weight_decay: float = 0.01,
+    warmup_ratio: float = 0.0,
+    num_train_epochs: int = 1,
+    max_steps: int = -1,
+    gradient_accumulation_steps: int = 1,
+    dynamic_padding: bool = True,
+    mixed_precision: str = "no",
+    seed: int = 42,
+    checkpoint_steps: int | None = None,
+    resume: bool | str | os.PathLike = False,
+    stop_after_steps: int | None = None,
+    push_to_hub: bool = False,
+    hub_repo_id: str | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """The course's custom loop (``AdamW``, linear schedule, ``accelerator.accumulate``), evaluated
+    at every epoch end, checkpointed with ``save_state`` at every epoch end (and every
+    ``checkpoint_steps`` optimizer steps), resumable with ``resume=True`` (latest checkpoint in
+    ``output_dir``) or a checkpoint path. The final model goes to ``output_dir/final``.
+
+    Returns the history: ``loss`` per optimizer step, ``epochs`` (EM/F1 per epoch), ``steps``.
+    """
+    from accelerate.utils import set_seed
+    from torch.utils.data import DataLoader
+
+    if batch_size < 1 or gradient_accumulation_steps < 1:
+        raise ValueError(f"batch_size and gradient_accumulation_steps must be >= 1, got {batch_size}, {gradient_accumulation_steps}")
+    if len(train_features) == 0:
+        raise ValueError("train_features is empty: nothing to train on")
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    accelerator = get_accelerator(mixed_precision, gradient_accumulation_steps)
+    set_seed(seed)
+    collate = padding_collator(tokenizer, dynamic_padding)
+    train_dl = DataLoader(model_features(train_features), shuffle=True, batch_size=batch_size, collate_fn=collate)
+    eval_dl = DataLoader(model_features(eval_features), shuffle=False, batch_size=2 * batch_size, collate_fn=collate)
+    optimizer = torch.optim.AdamW(adamw_param_groups(model, weight_decay), lr=learning_rate)
+    model, optimizer, train_dl, eval_dl = accelerator.prepare(model, optimizer, train_dl, eval_dl)
+
+    # The schedule counts optimizer steps: batches per process / accumulation, not batches.
+    steps_per_epoch = math.ceil(len(train_dl) / gradient_accumulation_steps)
+    total_steps = max_steps if max_steps and max_steps > 0 else num_train_epochs * steps_per_epoch
+    num_epochs = math.ceil(total_steps / steps_per_epoch)
+    scheduler = get_scheduler("linear", optimizer, num_warmup_steps=int(warmup_ratio * total_steps),
+                              num_training_steps=total_steps)
+    accelerator.register_for_checkpointing(scheduler)  # stepped by hand, once per optimizer step
+
+    history: dict[str, Any] = {"loss": [], "epochs": [], "steps": 0, "total_steps": total_steps}
+    step, start_epoch, skip_batches = 0, 0, 0
+    ckpt_root = output_dir / "checkpoints"
+    if resume:
+        ckpt = latest_checkpoint(output_dir) if resume is True else Path(resume)
+        if ckpt is None or not (Path(ckpt) / "progress.json").exists():
+            raise FileNotFoundError(f"resume asked, but no complete checkpoint under {output_dir}/checkpoints")
+        accelerator.load_state(str(ckpt))
+        progress = json.loads((Path(ckpt) / "progress.json").read_text())
+        step, start_epoch, skip_batches = progress["step"], progress["epoch"], progress["batches_in_epoch"]
+        history = progress["history"]
+        log(f"resumed from {ckpt} at optimizer step {step} (epoch {start_epoch}, batch {skip_batches})")
+
+    def save_checkpoint(epoch: int, batches_in_epoch: int) -> None:
+        path = ckpt_root / f"step_{step}"
+        accelerator.save_state(str(path))
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            history["steps"] = step
+            (path / "progress.json").write_text(json.dumps(
+                {"step": step, "epoch": epoch, "batches_in_epoch": batches_in_epoch, "history": history}))
+        accelerator.wait_for_everyone()
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total_steps, initial=step, disable=quiet() or not accelerator.is_local_main_process)
+    for epoch in range(start_epoch, num_epochs):
+        if step >= total_steps:
+            break
+        model.train()
+        train_dl.set_epoch(epoch)
+        batches = accelerator.skip_first_batches(train_dl, skip_batches) if skip_batches else train_dl
+        batch_index = skip_batches
+        skip_batches = 0
+        for batch in batches:
+            with accelerator.accumulate(model):
+                loss = model(**batch).loss
+                accelerator.backward(loss)
+                optimizer.step()
+                optimizer.zero_grad()
+            batch_index += 1
+            if accelerator.sync_gradients:
+                scheduler.step()
+                step += 1
+                bar.update(1)
+                history["loss"].append((step, float(accelerator.gather(loss.detach()).mean())))
+                if checkpoint_steps and step % checkpoint_steps == 0:
+                    save_checkpoint(epoch, batch_index)
+                if stop_after_steps is not None and step >= stop_after_steps:
+                    return history  # used by tests to simulate an interruption
+                if step >= total_steps:
+                    break
+        metrics = evaluate_accelerate(accelerator, model, eval_dl, eval_features, eval_examples)
+        history["epochs"].append({"epoch": epoch, "step": step, **metrics})
+        log(f"epoch {epoch}: step {step}, exact_match {metrics['exact_match']:.2f}, f1 {metrics['f1']:.2f}")
+        save_checkpoint(epoch + 1, 0)
+    bar.close()
+    history["steps"] = step
+
+    final = output_dir / "final"
+    accelerator.wait_for_everyone()
+    unwrapped = accelerator.unwrap_model(model)
+    unwrapped.save_pretrained(str(final), is_main_process=accelerator.is_main_process,
+                              save_function=accelerator.save, safe_serialization=True)
+    if accelerator.is_main_process:
+        tokenizer.save_pretrained(str(final))
+        (output_dir / "history.json").write_text(json.dumps(history))
+        if push_to_hub:
+            upload_model(final, hub_repo_id)
+    accelerator.wait_for_everyone()
+    return history
+
+
+def upload_model(folder: str | os.PathLike, repo_id: str | None) -> str:
+    """``huggingface_hub.upload_folder`` (the course's ``Repository`` class is gone)."""
+    if not repo_id:
+        raise ValueError("push_to_hub=True needs hub_repo_id='<user>/<model-name>'")
+    from huggingface_hub import create_repo, upload_folder
+
+    create_repo(repo_id, exist_ok=True)
+    info = upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message="fine-tuned QA model")
+    return str(info)
