@@ -95,14 +95,14 @@ def matmul_peak_gflops(n: int = 1024, repeat: int = 5) -> float:
 @functools.lru_cache(maxsize=None)
 def clm_corpus_and_tokenizer(quick: bool = False, tiny: bool = False):
     """The bundled code corpus (``DatasetDict(train, valid)``) and a byte-level BPE trained on its
-    train split: every file in the full run, the first 600 scanned files with ``quick``, 40 when
+    train split: every file in the full run, the first 300 scanned files with ``quick``, 40 when
     ``tiny``. Returns ``(raw, tokenizer, description)``; cached for the process."""
     try:
         from course_utils.clm.corpus import load_raw_datasets
         from course_utils.clm.tokenize import train_bpe_tokenizer
     except ImportError as exc:
         raise Skipped(f"course_utils.clm corpus/tokenize not available: {exc}") from None
-    scan = 20 if tiny else 600 if quick else None
+    scan = 20 if tiny else 300 if quick else None
     vocab = 400 if tiny else 8000
     cfg = {"corpus_source": "bundled", "max_train_files": None, "max_valid_files": None,
            "max_scan_files": scan}

@@ -1,7 +1,7 @@
 """4. CLM data preparation: tokens/s of the chunking map, and the tokens each chunking wastes.
 
 Input: the bundled corpus (installed packages' Python files + docstring-example scripts,
-keyword-filtered as in the course; the full run scans every file, ``--quick`` the first 600), and a
+keyword-filtered as in the course; the full run scans every file, ``--quick`` the first 300), and a
 byte-level BPE trained on its train split (8k vocabulary, as the workshop profile).
 
 Reference: the course's ``tokenize(element)`` (below, verbatim): cut every file into
@@ -61,7 +61,7 @@ def run(quick: bool = False, tiny: bool = False) -> dict[str, Any]:
         "ours": lambda: mapped(tok_mod.make_tokenize(tokenizer, context_length)),
         "concat": lambda: mapped(tok_mod.make_concat_chunk(tokenizer, context_length)),
     }
-    stats = interleaved(fns, repeat, warmup=not tiny)
+    stats = interleaved(fns, repeat, warmup=not (quick or tiny))
     ref_chunks = stats["reference"]["output"]["input_ids"]
     our_chunks = stats["ours"]["output"]["input_ids"]
     concat_chunks = stats["concat"]["output"]["input_ids"]
