@@ -43,6 +43,7 @@ __all__ = [
     "perplexity_from_loss",
     "per_sample_eval_losses",
     "latest_checkpoint",
+    "CheckpointError",
     "train_accelerate",
     "AccelerateRun",
     "bare_torch_steps",
@@ -133,6 +134,7 @@ def training_arguments(
         disable_tqdm=quiet(),
         seed=int(getattr(cfg, "seed", 42)),
         dataloader_num_workers=0,
+        dataloader_pin_memory=precision != "no",  # pinning only helps when batches go to a GPU
     )
     kwargs.update(overrides)
     return TrainingArguments(**kwargs)
@@ -184,6 +186,7 @@ def train_with_trainer(
     resume_from_checkpoint: bool | str | None = None,
     push_to_hub: bool = False,
     hub_model_id: str | None = None,
+    callbacks: Sequence[Any] | None = None,
     **argument_overrides: Any,
 ) -> TrainerRun:
     """Train, evaluate, save model + tokenizer (safetensors) into ``work/clm-trainer/<time>``.
@@ -213,7 +216,7 @@ def train_with_trainer(
     if model is None:
         model = build_model(tokenizer, cfg)
     args = training_arguments(cfg, run_dir, push_to_hub=push_to_hub, hub_model_id=hub_model_id, **argument_overrides)
-    trainer = build_trainer(model, tokenizer, lm_datasets, args)
+    trainer = build_trainer(model, tokenizer, lm_datasets, args, callbacks=list(callbacks or []))
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=resumed_from)
     seconds = time.perf_counter() - start
@@ -495,6 +498,10 @@ class AccelerateRun:
         return out
 
 
+class CheckpointError(ValueError):
+    """A checkpoint folder that exists but cannot be resumed from."""
+
+
 @dataclass
 class _Progress:
     completed_steps: int = 0
@@ -557,7 +564,12 @@ def train_accelerate(
     from .loss import get_grouped_params, keytoken_weights, per_sample_loss
 
     settings.validate()
+    if push_to_hub and not hub_model_id:
+        raise ValueError("push_to_hub=True needs hub_model_id ('user/name'), checked before training starts")
+    _check_lm_datasets(lm_datasets)
     run_dir = Path(run_dir)
+    if (run_dir / COMPLETE_MARKER).exists():
+        raise FileExistsError(f"{run_dir} holds a finished run; runs are never overwritten: use a new folder")
     if accelerator is None:
         accelerator = fresh_accelerator(settings.mixed_precision, settings.gradient_accumulation_steps)
     elif accelerator.gradient_accumulation_steps != settings.gradient_accumulation_steps:
@@ -593,8 +605,14 @@ def train_accelerate(
         else:
             if not (ckpt / "progress.json").exists():
                 raise FileNotFoundError(f"{ckpt} is not a complete checkpoint of this loop (no progress.json)")
-            accelerator.load_state(str(ckpt))
-            progress = _Progress(**json.loads((ckpt / "progress.json").read_text()))
+            try:
+                progress = _Progress(**json.loads((ckpt / "progress.json").read_text()))
+                accelerator.load_state(str(ckpt))
+            except Exception as err:  # a truncated file, a checkpoint of another model ...
+                raise CheckpointError(
+                    f"checkpoint {ckpt} cannot be loaded ({type(err).__name__}: {err}). Delete it to resume "
+                    "from the one before, or start a new run."
+                ) from err
             resumed_from = str(ckpt)
             say(f"resumed from {ckpt.name}: step {progress.completed_steps}, {progress.samples_seen} samples seen")
 
@@ -688,8 +706,6 @@ def train_accelerate(
         if push_to_hub:
             from huggingface_hub import create_repo, upload_folder
 
-            if not hub_model_id:
-                raise ValueError("push_to_hub=True needs hub_model_id ('user/name')")
             create_repo(hub_model_id, exist_ok=True)
             upload_folder(repo_id=hub_model_id, folder_path=str(run_dir), commit_message=f"step {progress.completed_steps}")
     accelerator.wait_for_everyone()

@@ -1,0 +1,233 @@
+"""§6 step 5, "Code generation with a pipeline": completing the course's four prompts, and a check
+against a trivial baseline on prompts taken from held-out files.
+
+Greedy decoding of a small model easily falls into a loop (the same line again and again). Two
+things stop that here: generation ends at the end of the first non-empty line when the lesson
+wants one line, and a mild ``repetition_penalty`` discourages re-emitting the same tokens.
+``no_repeat_ngram_size`` is offered but off by default: it bans every n-gram already in the
+*prompt* too, and code completion must repeat the prompt's names (``x, y``).
+"""
+from __future__ import annotations
+
+import difflib
+import random
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+__all__ = [
+    "CoursePrompt",
+    "COURSE_PROMPTS",
+    "load_generator",
+    "complete",
+    "first_line",
+    "run_course_prompts",
+    "comment_prompts",
+    "repeat_last_line",
+    "compare_with_repeat_baseline",
+]
+
+
+@dataclass(frozen=True)
+class CoursePrompt:
+    name: str
+    prompt: str
+    expected: str  # regular expression of the API call the completion should make
+    api: str  # the same, for people
+
+
+# The course's four prompts, verbatim (the last one starts with an empty line, as in the course).
+COURSE_PROMPTS: tuple[CoursePrompt, ...] = (
+    CoursePrompt(
+        "scatter",
+        "# create some data\nx = np.random.randn(100)\ny = np.random.randn(100)\n\n# create scatter plot with x, y\n",
+        r"plt\.scatter\(", "plt.scatter(...)",
+    ),
+    CoursePrompt(
+        "dataframe",
+        "# create some data\nx = np.random.randn(100)\ny = np.random.randn(100)\n\n# create dataframe from x and y\n",
+        r"pd\.DataFrame\(", "pd.DataFrame(...)",
+    ),
+    CoursePrompt(
+        "groupby",
+        "# dataframe with profession, income and name\ndf = pd.DataFrame({'profession': x, 'income':y, 'name': z})\n\n"
+        "# calculate the mean income per profession\n",
+        r"groupby\(.*\)(\[.*\])?\.mean\(", "df.groupby(...).mean()",
+    ),
+    CoursePrompt(
+        "random_forest",
+        "\n# import random forest regressor from scikit-learn\nfrom sklearn.ensemble import RandomForestRegressor\n\n"
+        "# fit random forest model with 300 estimators on X, y:\n",
+        r"RandomForestRegressor\(\s*n_estimators\s*=\s*300", "RandomForestRegressor(n_estimators=300 ...)",
+    ),
+)
+
+
+def load_generator(model: Any, tokenizer: Any = None, device: Any = None):
+    """``pipeline("text-generation", model=...)`` from a folder, a model object or a Hub id.
+
+    The device is the GPU when there is one (the course passes ``device=0``).
+    """
+    import torch
+    from transformers import pipeline
+
+    if device is None:
+        device = 0 if torch.cuda.is_available() else -1
+    if tokenizer is None and not isinstance(model, str):
+        raise ValueError("a model object needs its tokenizer: load_generator(model, tokenizer)")
+    pipe = pipeline("text-generation", model=str(model) if not hasattr(model, "generate") else model,
+                    tokenizer=tokenizer, device=device)
+    if pipe.tokenizer.pad_token_id is None:
+        pipe.tokenizer.pad_token = pipe.tokenizer.eos_token
+    return pipe
+
+
+def _newline_stopper(tokenizer: Any, prompt_len: int):
+    """Stop once the generated text holds a complete non-empty line."""
+    from transformers import StoppingCriteria
+
+    class StopAtLineEnd(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            import torch
+
+            done = []
+            for row in input_ids:
+                text = tokenizer.decode(row[prompt_len:], skip_special_tokens=True)
+                done.append(bool(re.search(r"\S[^\n]*\n", text)))
+            return torch.tensor(done, device=input_ids.device)
+
+    return StopAtLineEnd()
+
+
+def first_line(text: str) -> str:
+    """The first non-empty line of a completion, without its indentation's trailing spaces."""
+    for line in text.splitlines():
+        if line.strip():
+            return line.rstrip()
+    return ""
+
+
+def complete(
+    pipe: Any,
+    prompt: str,
+    *,
+    max_new_tokens: int = 32,
+    one_line: bool = True,
+    temperature: float = 0.0,
+    top_k: int = 50,
+    repetition_penalty: float = 1.1,
+    no_repeat_ngram_size: int = 0,
+    seed: int = 0,
+) -> str:
+    """The text the model adds after `prompt` (greedy when ``temperature`` is 0).
+
+    With ``one_line`` generation stops at the end of the first non-empty line and only that
+    line is returned.
+    """
+    import torch
+    from transformers import StoppingCriteriaList
+
+    if not isinstance(prompt, str) or not prompt:
+        raise ValueError("prompt must be a non-empty string")
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens={max_new_tokens} must be >= 1")
+    tok = pipe.tokenizer
+    kwargs: dict[str, Any] = dict(
+        max_new_tokens=int(max_new_tokens),
+        return_full_text=False,
+        repetition_penalty=float(repetition_penalty),
+        pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+    )
+    if no_repeat_ngram_size:
+        kwargs["no_repeat_ngram_size"] = int(no_repeat_ngram_size)
+    if temperature and temperature > 0:
+        torch.manual_seed(seed)
+        kwargs.update(do_sample=True, temperature=float(temperature), top_k=int(top_k))
+    else:
+        kwargs.update(do_sample=False)
+    prompt_ids = tok(prompt)["input_ids"]
+    n_positions = getattr(pipe.model.config, "n_positions", None)
+    if n_positions is not None and len(prompt_ids) + max_new_tokens > n_positions:
+        keep = n_positions - int(max_new_tokens)
+        if keep < 1:
+            raise ValueError(f"max_new_tokens={max_new_tokens} leaves no room for the prompt in n_positions={n_positions}")
+        # A GPT-2 has no position beyond n_positions: keep the end of the prompt, nearest the answer.
+        prompt = tok.decode(prompt_ids[-keep:])
+        prompt_ids = prompt_ids[-keep:]
+    if one_line:
+        prompt_len = len(prompt_ids)
+        kwargs["stopping_criteria"] = StoppingCriteriaList([_newline_stopper(tok, prompt_len)])
+    text = pipe(prompt, **kwargs)[0]["generated_text"]
+    return first_line(text) if one_line else text
+
+
+def run_course_prompts(pipe: Any, prompts: Sequence[CoursePrompt] = COURSE_PROMPTS, **kwargs: Any) -> list[dict[str, Any]]:
+    """Complete each course prompt with one line; say whether it calls the intended API."""
+    rows = []
+    for p in prompts:
+        line = complete(pipe, p.prompt, **kwargs)
+        rows.append({"prompt": p.name, "completion": line, "expected": p.api, "ok": bool(re.search(p.expected, line))})
+    return rows
+
+
+_COMMENT = re.compile(r"^\s*#\s*[A-Za-z].{8,}$")
+
+
+def comment_prompts(texts: Iterable[str], n: int = 40, context_lines: int = 12, seed: int = 0) -> list[dict[str, str]]:
+    """Real prompts in the course's style from held-out files: code, a ``# comment`` line, and the
+    code line that follows it (the answer). Only comments that introduce one line of code are used.
+    """
+    found = []
+    for text in texts:
+        if not isinstance(text, str):
+            continue
+        lines = text.splitlines()
+        for i in range(1, len(lines) - 1):
+            line, nxt = lines[i], lines[i + 1]
+            if not _COMMENT.match(line) or not nxt.strip() or nxt.strip().startswith("#"):
+                continue
+            if nxt.strip().startswith(('"""', "'''")) or len(nxt.strip()) < 6:
+                continue
+            start = max(0, i - context_lines)
+            before = [l for l in lines[start:i] if l.strip()]
+            if not any(not l.strip().startswith("#") for l in before):
+                continue  # the baseline needs a code line to repeat
+            found.append({"prompt": "\n".join(lines[start:i + 1]) + "\n", "truth": nxt.strip()})
+    random.Random(seed).shuffle(found)
+    return found[:n]
+
+
+def repeat_last_line(prompt: str) -> str:
+    """The baseline: predict that the next line repeats the prompt's last code line."""
+    for line in reversed(prompt.splitlines()):
+        if line.strip() and not line.strip().startswith("#"):
+            return line.strip()
+    return ""
+
+
+def _similarity(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a.strip(), b.strip()).ratio()
+
+
+def compare_with_repeat_baseline(pipe: Any, prompts: Sequence[dict[str, str]], **kwargs: Any) -> dict[str, Any]:
+    """Mean character similarity (difflib ratio, 0..1) of the model's first line and of the
+    repeat-the-last-line baseline to the true next line, plus exact matches and wins."""
+    if not prompts:
+        raise ValueError("no prompts to compare on")
+    rows = []
+    for p in prompts:
+        pred = complete(pipe, p["prompt"], **kwargs).strip()
+        base = repeat_last_line(p["prompt"])
+        rows.append({"truth": p["truth"], "model": pred, "baseline": base,
+                     "model_sim": _similarity(pred, p["truth"]), "baseline_sim": _similarity(base, p["truth"])})
+    n = len(rows)
+    return {
+        "n": n,
+        "model_similarity": sum(r["model_sim"] for r in rows) / n,
+        "baseline_similarity": sum(r["baseline_sim"] for r in rows) / n,
+        "model_exact": sum(r["model"] == r["truth"] for r in rows),
+        "baseline_exact": sum(r["baseline"] == r["truth"] for r in rows),
+        "model_wins": sum(r["model_sim"] > r["baseline_sim"] for r in rows),
+        "baseline_wins": sum(r["model_sim"] < r["baseline_sim"] for r in rows),
+        "rows": rows,
+    }

@@ -1,0 +1,172 @@
+"""§6 steps 4 and 6: TrainingArguments from the profile, Trainer run + resume, loss curves, the two
+lr schedules, evaluation (= plain per-token mean), loop settings and the one-AcceleratorState rule."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from test_clm_model import TINY, tiny_lm_datasets, tiny_tokenizer
+
+CFG = {**TINY, "batch_size": 8, "gradient_accumulation_steps": 1, "learning_rate": 5e-3, "weight_decay": 0.1,
+       "warmup_steps": 1, "max_steps": 4, "eval_steps": 2, "logging_steps": 1}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_training_arguments_follow_profile(tmp_path):
+    from course_utils.clm.loop import training_arguments
+    from course_utils.profiles import get_profile
+
+    cfg = get_profile("course")
+    args = training_arguments(cfg, tmp_path)
+    assert args.eval_strategy == "steps" and args.eval_steps == 5000
+    assert args.lr_scheduler_type == "cosine" and args.learning_rate == 5e-4
+    assert args.weight_decay == 0.1 and args.warmup_steps == 1000 and args.gradient_accumulation_steps == 8
+    assert args.per_device_train_batch_size == 32
+    assert not args.fp16 and not args.bf16  # no GPU here: full precision, never fp16 on a CPU
+    assert args.push_to_hub is False and args.report_to in ([], "none", ["none"])
+    assert training_arguments(cfg, tmp_path, mixed_precision="fp16").fp16 is not None
+
+
+def test_trainer_run_saves_and_resumes(tmp_path):
+    from transformers import TrainerCallback
+
+    from course_utils.clm.loop import loss_curves, train_with_trainer
+    from course_utils.clm.model import build_model
+
+    tok = tiny_tokenizer()
+    ds = tiny_lm_datasets(tok)
+    full = train_with_trainer(CFG, tmp_path / "a", tok, ds, build_model(tok, CFG, seed=0))
+    files = {p.name for p in full.run_dir.iterdir()}
+    assert {"model.safetensors", "config.json", "tokenizer.json", "COMPLETE", "log_history.json"} <= files
+    assert not any(name.startswith("checkpoint-") for name in files)
+    assert full.trainer.state.global_step == 4
+    assert math.isclose(full.perplexity, math.exp(full.eval_loss))
+    curves = loss_curves(full.log_history)
+    assert curves["train_step"] == [1, 2, 3, 4] and curves["eval_step"] == [2, 4]
+    assert curves["eval_loss"][-1] == pytest.approx(full.eval_loss)
+
+    class Interrupt(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 3:
+                raise KeyboardInterrupt  # what a learner's "stop" button does, after the step-2 checkpoint
+
+    work = tmp_path / "b"
+    with pytest.raises(KeyboardInterrupt):
+        train_with_trainer(CFG, work, tok, ds, build_model(tok, CFG, seed=0), callbacks=[Interrupt()])
+    [run_dir] = list((work / "clm-trainer").iterdir())
+    assert not (run_dir / "COMPLETE").exists() and (run_dir / "checkpoint-2").is_dir()
+    resumed = train_with_trainer(CFG, work, tok, ds, build_model(tok, CFG, seed=5), resume_from_checkpoint=True)
+    assert resumed.run_dir == run_dir and resumed.resumed_from.endswith("checkpoint-2")
+    assert resumed.trainer.state.global_step == 4
+    # same weights, data order and RNG from the checkpoint: the same result as the uninterrupted run
+    assert resumed.eval_loss == pytest.approx(full.eval_loss, rel=1e-6)
+    # a new run never reuses a finished folder
+    again = train_with_trainer(CFG, work, tok, ds, build_model(tok, CFG, seed=0), resume_from_checkpoint=True)
+    assert again.run_dir != run_dir and again.resumed_from is None
+    with pytest.raises(FileNotFoundError, match="not a Trainer checkpoint"):
+        train_with_trainer(CFG, work, tok, ds, resume_from_checkpoint=str(tmp_path / "nowhere"))
+
+
+def test_course_schedule_ends_near_088_of_peak():
+    from course_utils.clm.loop import corrected_lr_schedule, course_lr_schedule
+
+    # the course's linear schedule over N micro-batches, stepped N/8 times after 1000 warm-up steps
+    n, accum, warmup = 80_000, 8, 1000
+    course = course_lr_schedule(n, accum, warmup, 5e-4)
+    assert len(course) == n // accum
+    last = n // accum - 1
+    assert course[-1] == pytest.approx(5e-4 * (n - last) / (n - warmup))
+    assert 0.87 < course[-1] / 5e-4 < 0.89
+    ours = corrected_lr_schedule(n, accum, warmup, 5e-4)
+    assert max(ours) == pytest.approx(5e-4) and ours[-1] / 5e-4 < 1e-3
+
+
+def test_eval_is_the_per_token_mean_on_uneven_batches():
+    from course_utils.clm.loop import eval_loss_perplexity, make_dataloaders
+    from course_utils.clm.model import build_model
+
+    tok = tiny_tokenizer()
+    ds = tiny_lm_datasets(tok, n_valid=21)
+    model = build_model(tok, TINY, seed=0)
+    _, valid = make_dataloaders(ds, batch_size=8)
+    loss, ppl = eval_loss_perplexity(model, valid)
+    ids = torch.tensor(ds["valid"]["input_ids"])
+    with torch.no_grad():
+        plain = model(ids, labels=ids).loss.item()  # one batch: the mean over every predicted token
+    assert loss == pytest.approx(plain, rel=1e-6)
+    assert ppl == pytest.approx(math.exp(plain), rel=1e-6)
+    # the course's mean of batch means weighs the last batch (5 samples) like the full ones
+    course = torch.stack([model(b["input_ids"], labels=b["input_ids"]).loss for b in valid]).mean().item()
+    assert course != pytest.approx(plain, rel=1e-7)
+
+
+def test_perplexity_overflow_guard():
+    from course_utils.clm.loop import perplexity_from_loss
+
+    assert perplexity_from_loss(1000.0) == float("inf")
+    assert perplexity_from_loss(0.0) == 1.0
+
+
+def test_loop_settings_and_bad_input():
+    from course_utils.clm.loop import LoopSettings, make_dataloaders
+    from course_utils.profiles import get_profile
+
+    s = LoopSettings.from_profile(get_profile("ci"), max_steps=9)
+    assert s.max_steps == 9 and s.batch_size == get_profile("ci").clm["batch_size"] and s.seed == 42
+    with pytest.raises(ValueError, match="unknown loop setting"):
+        LoopSettings.from_profile(get_profile("ci"), max_step=9)
+    with pytest.raises(ValueError, match="max_steps=0"):
+        LoopSettings.from_profile(get_profile("ci"), max_steps=0)
+    with pytest.raises(ValueError, match="batch_size=0"):
+        LoopSettings(batch_size=0).validate()
+    tok = tiny_tokenizer()
+    ds = tiny_lm_datasets(tok)
+    with pytest.raises(ValueError, match="no 'valid' split"):
+        make_dataloaders({"train": ds["train"]}, 8)
+    with pytest.raises(ValueError, match="is empty"):
+        make_dataloaders({"train": ds["train"], "valid": ds["valid"].select([])}, 8)
+
+
+def test_one_accelerator_state_per_process():
+    from accelerate import Accelerator
+
+    from course_utils.clm.loop import fresh_accelerator
+
+    first = fresh_accelerator("bf16")
+    assert first.mixed_precision == "bf16"
+    with pytest.raises(ValueError):
+        Accelerator(mixed_precision="no")  # what a notebook re-run with other settings would hit
+    second = fresh_accelerator("no", gradient_accumulation_steps=2)
+    assert second.mixed_precision == "no" and second.gradient_accumulation_steps == 2
+
+
+def test_accelerate_loop_in_process(tmp_path):
+    from course_utils.clm.loop import LoopSettings, latest_checkpoint, loss_curves, train_accelerate
+    from course_utils.clm.model import build_model
+
+    tok = tiny_tokenizer()
+    ds = tiny_lm_datasets(tok)
+    s = LoopSettings(batch_size=8, gradient_accumulation_steps=2, max_steps=5, eval_steps=2, logging_steps=1,
+                     warmup_steps=1, mixed_precision="no")
+    seen = []
+    run = train_accelerate(build_model(tok, TINY, seed=0), tok, ds, s, tmp_path, keytoken_ids=[5, 6],
+                           step_callback=seen.append, print_fn=lambda *a, **k: None)
+    assert seen == [1, 2, 3, 4, 5] and run.completed_steps == 5
+    # 70 chunks = 9 micro-batches per epoch; accumulation 2 -> steps 1-4 use 8, step 5 the uneven 9th
+    assert run.samples_seen == 70
+    curves = loss_curves(run.history)
+    assert curves["eval_step"] == [2, 4, 5] and len(curves["train_step"]) == 5
+    assert all(r["loss"] >= r["lm_loss"] for r in run.history if "loss" in r)  # key-token weights >= 1
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["completed_steps"] == 5 and (tmp_path / "COMPLETE").exists()
+    assert latest_checkpoint(tmp_path) is None  # checkpoints are removed once the model is saved
