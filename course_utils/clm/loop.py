@@ -171,6 +171,17 @@ class TrainerRun:
     resumed_from: str | None = None
 
 
+def _periodic_eval_set(valid: Any, n: int | None, seed: int):
+    """A fixed random sample of the validation chunks for the evaluations *during* training.
+
+    Evaluating all of them every ``eval_steps`` can cost as much as the training on a CPU; the
+    final number is always computed on the whole validation split.
+    """
+    if not n or n >= len(valid):
+        return valid
+    return valid.shuffle(seed=seed).select(range(int(n)))
+
+
 def _trainer_checkpoints(run_dir: Path) -> list[Path]:
     found = [p for p in run_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
     return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
@@ -215,12 +226,15 @@ def train_with_trainer(
         run_dir = new_run_dir(work, TRAINER_RUNS)
     if model is None:
         model = build_model(tokenizer, cfg)
+    periodic = _periodic_eval_set(lm_datasets["valid"], _clm(cfg).get("periodic_eval_chunks"), int(getattr(cfg, "seed", 42)))
     args = training_arguments(cfg, run_dir, push_to_hub=push_to_hub, hub_model_id=hub_model_id, **argument_overrides)
-    trainer = build_trainer(model, tokenizer, lm_datasets, args, callbacks=list(callbacks or []))
+    trainer = build_trainer(model, tokenizer, {"train": lm_datasets["train"], "valid": periodic}, args,
+                            callbacks=list(callbacks or []))
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=resumed_from)
     seconds = time.perf_counter() - start
-    metrics = trainer.evaluate()
+    metrics = trainer.evaluate(eval_dataset=lm_datasets["valid"], metric_key_prefix="final")
+    metrics = {k.replace("final_", "eval_"): v for k, v in metrics.items()}
     trainer.save_model(str(run_dir))  # model.safetensors + config + tokenizer (processing_class)
     for ckpt in _trainer_checkpoints(run_dir):  # the final model is saved; checkpoints were for resuming
         shutil.rmtree(ckpt, ignore_errors=True)
@@ -349,6 +363,7 @@ class LoopSettings:
     seed: int = 42
     mixed_precision: str = "auto"
     keep_checkpoints: int = 2
+    periodic_eval_chunks: int | None = None  # evaluations during training on a fixed sample; final on all
 
     @classmethod
     def from_profile(cls, cfg: Any, **overrides: Any) -> "LoopSettings":
@@ -582,6 +597,10 @@ def train_accelerate(
 
     torch.manual_seed(settings.seed)
     train_dl, eval_dl = make_dataloaders(lm_datasets, settings.batch_size, seed=settings.seed)
+    periodic_valid = _periodic_eval_set(lm_datasets["valid"], settings.periodic_eval_chunks, settings.seed)
+    periodic_dl = None
+    if periodic_valid is not lm_datasets["valid"]:
+        periodic_dl = make_dataloaders({"train": lm_datasets["train"], "valid": periodic_valid}, settings.batch_size)[1]
     optimizer = torch.optim.AdamW(get_grouped_params(model, settings.weight_decay), lr=settings.learning_rate)
     accum = settings.gradient_accumulation_steps
     n_proc = accelerator.num_processes
@@ -595,6 +614,7 @@ def train_accelerate(
         num_warmup_steps=settings.warmup_steps * n_proc, num_training_steps=max_steps * n_proc,
     )
     model, optimizer, train_dl, eval_dl, lr_scheduler = accelerator.prepare(model, optimizer, train_dl, eval_dl, lr_scheduler)
+    periodic_dl = eval_dl if periodic_dl is None else accelerator.prepare(periodic_dl)
 
     progress = _Progress()
     resumed_from: str | None = None
@@ -670,7 +690,7 @@ def train_accelerate(
                     say(row)
                 running.zero_(); running_lm.zero_(); running_n = 0
             if settings.eval_steps and step % settings.eval_steps == 0 and step != max_steps:
-                eval_loss, ppl = eval_loss_perplexity(model, eval_dl, accelerator)
+                eval_loss, ppl = eval_loss_perplexity(model, periodic_dl, accelerator)
                 progress.history.append({"step": step, "eval_loss": eval_loss, "perplexity": ppl, "samples": progress.samples_seen})
                 say(f"step {step}: eval loss {eval_loss:.4f}, perplexity {ppl:.2f}")
             if save_steps and step % save_steps == 0 and step != max_steps:
