@@ -37,7 +37,8 @@ def test_notebooks_load_everything_from_the_folder(prepared: Path) -> None:
     cfg = profiles.get_profile("ci", **sources)
     raw = load_raw_datasets(cfg)
     bundled_raw = load_raw_datasets(profiles.get_profile("ci"))
-    assert raw["train"]["path"] == bundled_raw["train"]["path"]
+    # the same files (the subset is re-shuffled with the seed on load, so compare as sets)
+    assert sorted(raw["train"]["path"]) == sorted(bundled_raw["train"]["path"])
     qa = load_qa_datasets(cfg)
     assert qa["validation"]["id"] == load_qa_datasets(profiles.get_profile("ci"))["validation"]["id"]
     tok = AutoTokenizer.from_pretrained(sources["clm_tokenizer_source"])
@@ -64,7 +65,7 @@ def test_a_teacher_folder_with_real_squad(shared_data: Path, tmp_path: Path) -> 
     shutil.copy(shared_data / "squad" / "train-sample-v1.1.jsonl", folder / "train.jsonl")
     with gzip.open(shared_data / "squad" / "dev-v1.1.json.gz", "rb") as src:
         (folder / "dev.json").write_bytes(src.read())
-    qa = load_qa_datasets(profiles.get_profile("ci", qa_data_source=str(folder),
-                                                qa_max_train_examples=None, qa_max_eval_examples=None))
+    # workshop: no example cap, so the whole files load
+    qa = load_qa_datasets(profiles.get_profile("workshop", qa_data_source=str(folder)))
     assert (len(qa["train"]), len(qa["validation"])) == (765, 10570)
     assert all(len(a["text"]) == 1 for a in qa["train"]["answers"])
