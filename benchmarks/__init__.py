@@ -38,6 +38,7 @@ BENCHMARKS: tuple[str, ...] = (
     "qa_metric",
     "clm_chunking",
     "train_throughput",
+    "gpu_training",
     "reported",
 )
 

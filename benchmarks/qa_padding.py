@@ -129,7 +129,7 @@ def run(quick: bool = False, tiny: bool = False) -> dict[str, Any]:
     ref_fps = features_timed / sum(ref_times)
     our_fps = features_timed / sum(our_times)
 
-    peak = matmul_peak_gflops()
+    peak = matmul_peak_gflops(256 if tiny else 1024)
     probe_model = fresh_model()
 
     def mfu(times: list[float], tokens: list[int], batches: list[dict]) -> float:

@@ -51,6 +51,9 @@ def run(quick: bool = False, tiny: bool = False) -> dict[str, Any]:
     ref_s, ref_times, ref_out = stats["reference"]["best"], stats["reference"]["times"], stats["reference"]["output"]
     ours_s, ours_times, ours_out = stats["ours"]["best"], stats["ours"]["times"], stats["ours"]["output"]
 
+    extra: dict[str, Any] = {}
+    if not (quick or tiny):
+        extra.update(_map_timings(records, tokenizer, features))
     n = len(ref_out["input_ids"])
     same_labels = (list(ref_out["start_positions"]) == list(ours_out["start_positions"])
                    and list(ref_out["end_positions"]) == list(ours_out["end_positions"]))
@@ -78,6 +81,28 @@ def run(quick: bool = False, tiny: bool = False) -> dict[str, Any]:
         windows_per_s_ours=round(n / ours_s, 1),
         reference_times=ref_times,
         ours_times=ours_times,
+        **extra,
         note=(f"{n} windows; tokenizer {tok_s:.2f}s (both); labels: course {ref_labels:.3f}s vs ours "
               f"{ours_labels:.3f}s (incl. {check_s:.2f}s question check)"),
     )
+
+
+def _map_timings(records: list[dict], tokenizer: Any, features: Any) -> dict[str, Any]:
+    """The course's ``Dataset.map(batched=True)`` of ours, in one process and with ``num_proc=2``
+    (workers each load a copy of the tokenizer: it pays only on big enough sets)."""
+    import time
+
+    from course_utils.qa.data import records_to_dataset
+
+    ds = records_to_dataset(records)
+    out: dict[str, Any] = {}
+    for procs in (None, 2):
+        start = time.perf_counter()
+        try:
+            ds.map(features.preprocess_training_examples, batched=True, remove_columns=ds.column_names,
+                   fn_kwargs={"tokenizer": tokenizer, "max_length": MAX_LENGTH, "stride": STRIDE},
+                   num_proc=procs, keep_in_memory=True, load_from_cache_file=False)
+            out[f"ours_map_num_proc{procs or 1}_s"] = round(time.perf_counter() - start, 3)
+        except Exception as exc:  # a worker problem is a finding, not a crash
+            out[f"ours_map_num_proc{procs or 1}_s"] = f"failed: {type(exc).__name__}: {exc}"[:200]
+    return out

@@ -215,3 +215,18 @@ def test_step_clock_and_flops():
     # 2-D weights: wte 100x8 (= tied head), c_attn 8x24, c_proj 8x8, c_fc 8x32, mlp c_proj 32x8
     n = 800 + 192 + 64 + 256 + 256
     assert gpt2_flops_per_token(model, 16) == 6 * n + 12 * 1 * 16 * 8
+
+
+def test_gpu_training_tiny_on_cpu_and_skip_without_cuda():
+    import torch
+
+    from benchmarks import gpu_training
+
+    rows = gpu_training.run(tiny=True)
+    assert [r["name"] for r in rows] == ["gpu_gpt2_tiny", "gpu_bert_tiny_qa"]
+    for row in rows:
+        _check(row)
+        assert row["ours_s"] > 0 and row["samples_per_s"] > 0
+    if not torch.cuda.is_available():
+        with pytest.raises(Skipped, match="no CUDA device"):
+            gpu_training.run(quick=True)
