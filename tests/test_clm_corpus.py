@@ -312,3 +312,17 @@ def test_load_raw_datasets_bundled_ci_profile():
     assert all(any_keyword_in_string(c, COURSE_FILTERS) for c in raw["train"]["content"])
     again = load_raw_datasets(cfg)
     assert again["train"]["path"] == raw["train"]["path"]  # seeded
+
+
+# ---- exercises of notebook 01 ------------------------------------------------------------
+def test_exercise_checkers_of_notebook_01(capsys):
+    from course_utils.clm import exercises as ex
+
+    assert ex.check_imports_filter(ex._reference_imports_library) is True
+    assert ex.check_imports_filter(lambda c: any_keyword_in_string(c, COURSE_FILTERS)) is False
+    assert "TODO: port this to pandas" in capsys.readouterr().out  # names the failing case
+    rows = [_row(0, "import numpy"), _row(1, "import seaborn"), _row(2, "x"), _row(3, "seaborn!")]
+    assert ex.check_first_kept_paths(["pkg/mod_1.py", "pkg/mod_3.py"], rows, ["seaborn"], n=2) is True
+    assert ex.check_first_kept_paths(["pkg/mod_3.py"], rows, ["seaborn"], n=1) is False
+    assert ex.check_kept_share(0.25, total=8, kept=2) is True
+    assert ex.check_kept_share(0.3, total=8, kept=2) is False

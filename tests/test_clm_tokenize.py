@@ -203,3 +203,30 @@ def test_prepare_lm_datasets_end_to_end_and_cache(tmp_path, capsys):
     _, ds3 = prepare_lm_datasets({**cfg, "context_length": 12}, tmp_path, raw=raw)
     assert {len(x) for x in ds3["train"]["input_ids"]} == {12}
     assert len(list((tmp_path / "clm-dataset").iterdir())) == 2
+
+
+def test_plot_chunking_draws_both_panels():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = __import__("course_utils.clm.tokenize", fromlist=["plot_chunking"]).plot_chunking([5, 40, 300, 1200], 64)
+    left, right = fig.axes[:2]
+    assert left.get_xscale() == "log" and len(right.patches) == 4  # kept + dropped for 2 methods
+    assert "4 files, 1,545 tokens" == left.get_title()
+
+
+# ---- exercises of notebook 02 ------------------------------------------------------------
+def test_exercise_checkers_of_notebook_02():
+    from course_utils.clm import exercises as ex
+
+    assert ex.check_chunks_kept(lambda n, c: n // c) is True
+    assert ex.check_chunks_kept(lambda n, c: -(-n // c)) is False  # counts the partial chunk
+    lengths = [300, 50, 130, 90]
+    # by hand: tails 44 + 50 + 2 + 90; concat (570 + 4 EOS) % 128
+    assert (ex.course_dropped(lengths, 128), ex.concat_dropped(lengths, 128)) == (186, 62)
+    waste = chunking_waste(lengths, 128)
+    assert (waste["course"]["dropped_tokens"], waste["concat"]["dropped_tokens"]) == (186, 62)
+    assert ex.check_waste(186, 62, lengths, 128) is True
+    assert ex.check_waste(186, 58, lengths, 128) is False  # forgot the EOS tokens
+    assert ex.check_vocab_effect("more", n_small=120, n_big=80) is True
+    assert ex.check_vocab_effect("fewer", n_small=120, n_big=80) is False

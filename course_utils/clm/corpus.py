@@ -482,6 +482,37 @@ def load_raw_datasets(cfg: Any):
     })
 
 
+def raw_stream(cfg: Any, max_files: int | None = None):
+    """The *unfiltered* stream the course's first step filters: the bundled packages offline, or
+    ``transformersbook/codeparrot-train`` (any Hub id / local jsonl) cut to `max_files` files --
+    the full Hub dump is ~50 GB, which the course filters for hours."""
+    from datasets import load_dataset
+
+    from ..assets import resolve_source
+
+    clm = _clm(cfg)
+    max_files = max_files if max_files is not None else clm.get("max_scan_files")
+    source = resolve_source(clm.get("corpus_source", "bundled"), "clm_corpus_source")
+    if source.kind == "bundled":
+        return bundled_stream(clm.get("bundled_packages") or DEFAULT_BUNDLED_PACKAGES,
+                              doc_examples=clm.get("doc_examples", True), max_files=max_files)
+    if source.kind == "hub":
+        hub_id = source.value
+        if hub_id.removesuffix("-train").removesuffix("-valid").endswith("codeparrot-ds"):
+            hub_id = "transformersbook/codeparrot-train"  # the pre-filtered set's unfiltered origin
+        stream = load_dataset(hub_id, split="train", streaming=True)
+    else:
+        path = Path(source.value)
+        if (path / "dataset_dict.json").exists() or (path / "state.json").exists():
+            from datasets import load_from_disk
+
+            loaded = load_from_disk(str(path))
+            stream = (loaded["train"] if "train" in loaded else loaded).to_iterable_dataset()
+        else:
+            stream = _local_stream(path)
+    return stream.take(int(max_files or 2000)) if source.kind == "hub" or max_files else stream
+
+
 def corpus_summary(raw) -> dict[str, dict[str, int]]:
     """Files, characters and docstring-example scripts per split (for the notebook's table)."""
     out = {}

@@ -359,3 +359,33 @@ def prepare_lm_datasets(cfg: Any, work: str | Path, raw=None, method: str = "cou
     (run / _META).write_text(json.dumps({"key": key}, indent=1))
     mark_complete(run)
     return tokenizer, load_from_disk(str(run / "data"))
+
+
+def plot_chunking(lengths: Sequence[int], context_length: int, batch_size: int = 1000):
+    """Two panels: the files' token lengths (log scale) against `context_length`, and the tokens
+    each chunking keeps and drops. Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    waste = chunking_waste(lengths, context_length, batch_size)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
+    bins = np.logspace(0, np.log10(max(max(lengths), context_length) + 1), 40)
+    left.hist(np.asarray(lengths) + 1, bins=bins, color="#4c72b0")
+    left.axvline(context_length, color="#c44e52", linestyle="--", label=f"context_length = {context_length}")
+    left.set_xscale("log")
+    left.set_xlabel("tokens per file")
+    left.set_ylabel("files")
+    left.set_title(f"{len(lengths)} files, {waste['total_tokens']['tokens']:,} tokens")
+    left.legend()
+    names = ["course: full chunks per file", "concatenate with EOS, then chunk"]
+    kept = [waste["course"]["kept_tokens"], waste["concat"]["kept_tokens"]]
+    dropped = [waste["course"]["dropped_tokens"], waste["concat"]["dropped_tokens"]]
+    right.barh(names, kept, color="#55a868", label="in chunks")
+    right.barh(names, dropped, left=kept, color="#c44e52", label="dropped")
+    for i, key in enumerate(("course", "concat")):
+        right.text(kept[i], i, f" {waste[key]['dropped_pct']:.2f}% dropped", va="center")
+    right.set_xlabel("tokens")
+    right.legend(loc="lower right")
+    right.set_title("what each chunking keeps")
+    fig.tight_layout()
+    return fig
