@@ -217,6 +217,20 @@ class QATrainer(Trainer):
         self.n_best = n_best
         self.max_answer_length = max_answer_length
 
+    def _get_eval_sampler(self, eval_dataset: Any) -> Any:
+        """Evaluate windows in dataset order, always.
+
+        With ``train_sampling_strategy="group_by_length"`` transformers 5 also *shuffles the
+        evaluation and prediction order* by length; the predictions then no longer line up with
+        the windows, and post-processing (which matches logits to ``example_id`` / offsets by
+        position) scores the wrong spans. Grouping only pays off in training anyway.
+        """
+        from torch.utils.data import SequentialSampler
+
+        if eval_dataset is None:
+            return None
+        return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
+
     def evaluate(self, eval_dataset: Any = None, ignore_keys: list[str] | None = None,
                  metric_key_prefix: str = "eval") -> dict[str, float]:
         features = eval_dataset if eval_dataset is not None else self.eval_dataset
@@ -542,7 +556,7 @@ def train_accelerate(
                               num_training_steps=total_steps)
     accelerator.register_for_checkpointing(scheduler)  # stepped by hand, once per optimizer step
 
-    history: dict[str, Any] = {"loss": [], "epochs": [], "steps": 0, "total_steps": total_steps}
+    history: dict[str, Any] = {"loss": [], "lr": [], "epochs": [], "steps": 0, "total_steps": total_steps}
     step, start_epoch, skip_batches = 0, 0, 0
     ckpt_root = output_dir / "checkpoints"
     if resume:
@@ -584,6 +598,7 @@ def train_accelerate(
                 optimizer.zero_grad()
             batch_index += 1
             if accelerator.sync_gradients:
+                history["lr"].append((step + 1, scheduler.get_last_lr()[0]))  # the lr this step used
                 scheduler.step()
                 step += 1
                 bar.update(1)
@@ -624,3 +639,38 @@ def upload_model(folder: str | os.PathLike, repo_id: str | None) -> str:
     create_repo(repo_id, exist_ok=True)
     info = upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message="fine-tuned QA model")
     return str(info)
+
+
+# ---------------------------------------------------------------------------------------------
+# plots
+# ---------------------------------------------------------------------------------------------
+def plot_training_curves(history: Mapping[str, Any], title: str = "fine-tuning") -> Any:
+    """Training loss per logged step and, on a second axis, eval F1 / EM at each evaluation.
+
+    Accepts :func:`loss_history`'s dict (Trainer) or the Accelerate loop's history
+    (``loss`` pairs + ``epochs`` with ``step``/``exact_match``/``f1``).
+    """
+    import matplotlib.pyplot as plt
+
+    loss = list(history.get("loss", []))
+    if "epochs" in history:
+        f1 = [(e["step"], e["f1"]) for e in history["epochs"]]
+        em = [(e["step"], e["exact_match"]) for e in history["epochs"]]
+    else:
+        f1, em = list(history.get("eval_f1", [])), list(history.get("eval_exact_match", []))
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    if loss:
+        ax.plot(*zip(*loss), color="tab:blue", lw=1.2, label="training loss")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss (start + end cross-entropy / 2)")
+    ax.set_title(title)
+    if f1:
+        ax2 = ax.twinx()
+        ax2.plot(*zip(*f1), "o-", color="tab:orange", label="eval F1")
+        ax2.plot(*zip(*em), "s--", color="tab:green", label="eval exact match")
+        ax2.set_ylabel("score (%)")
+        ax2.set_ylim(0, 100)
+        ax2.legend(loc="center right")
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,190 @@
+"""Training pieces of §7: arguments, collators, QATrainer metrics, the Accelerate loop."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from course_utils.profiles import activate, get_profile
+
+activate("ci")
+
+import torch  # noqa: E402
+from datasets import DatasetDict  # noqa: E402
+
+from course_utils.qa import loop  # noqa: E402
+from course_utils.qa.data import load_qa_datasets  # noqa: E402
+from course_utils.qa.model import load_qa_model_and_tokenizer  # noqa: E402
+from test_qa_distributed import tiny_squad  # noqa: E402
+
+SIZES = dict(max_length=64, stride=16)
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory):
+    folder = tiny_squad(tmp_path_factory.mktemp("tiny"))
+    cfg = activate("ci", qa_data_source=str(folder), qa_max_train_examples=16)
+    return load_qa_datasets(cfg)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_qa_model_and_tokenizer("bundled", dropout=0.0, seed=0)[1]
+
+
+def fresh_model():
+    return load_qa_model_and_tokenizer("bundled", dropout=0.0, seed=0)[0]
+
+
+# ------------------------------------------------------------------ arguments and collators
+def test_training_arguments_follow_the_profile_with_transformers5_names(tmp_path):
+    qa = get_profile("workshop").qa
+    args = loop.qa_training_arguments(qa, tmp_path, seed=7)
+    assert args.eval_strategy == "epoch"
+    assert args.learning_rate == qa["learning_rate"] and args.weight_decay == 0.01
+    assert args.warmup_steps == pytest.approx(qa["warmup_ratio"])  # a ratio, as warmup_ratio was
+    assert args.train_sampling_strategy == "group_by_length"
+    assert args.fp16 is False and args.bf16 is False  # no GPU here
+    assert args.push_to_hub is False and args.seed == 7
+    course = loop.qa_training_arguments(get_profile("ci", qa_dynamic_padding=False).qa, tmp_path)
+    assert course.train_sampling_strategy == "random"
+    with pytest.raises(ValueError, match="warmup_ratio"):
+        loop.qa_training_arguments({**qa, "warmup_ratio": 1.5}, tmp_path)
+    with pytest.raises(ValueError, match="batch_size"):
+        loop.qa_training_arguments({**qa, "batch_size": 0}, tmp_path)
+
+
+def test_dynamic_windows_have_the_course_labels_and_tokens(raw, tokenizer):
+    """Unpadded windows = the course's padded windows with the padding cut off, same labels."""
+    dyn_train, dyn_eval = loop.build_features(raw, tokenizer, dynamic_padding=True, **SIZES)
+    pad_train, pad_eval = loop.build_features(raw, tokenizer, dynamic_padding=False, **SIZES)
+    assert len(dyn_train) == len(pad_train) and len(dyn_eval) == len(pad_eval)
+    assert dyn_train["start_positions"] == pad_train["start_positions"]
+    assert dyn_train["end_positions"] == pad_train["end_positions"]
+    for a, b in zip(dyn_train["input_ids"], pad_train["input_ids"]):
+        assert len(b) == SIZES["max_length"] and b[: len(a)] == a and set(b[len(a):]) <= {tokenizer.pad_token_id}
+    assert dyn_eval["example_id"] == pad_eval["example_id"]
+
+
+def test_padding_collator_pads_to_the_longest_window_in_multiples_of_8(raw, tokenizer):
+    train, _ = loop.build_features(raw, tokenizer, dynamic_padding=True, **SIZES)
+    rows = [loop.model_features(train)[i] for i in range(4)]
+    batch = loop.padding_collator(tokenizer, True)(rows)
+    longest = max(len(r["input_ids"]) for r in rows)
+    assert batch["input_ids"].shape == (4, math.ceil(longest / 8) * 8)
+    assert batch["start_positions"].tolist() == [r["start_positions"] for r in rows]
+    assert loop.padding_collator(tokenizer, False) is loop.default_data_collator
+
+
+def test_concat_padded_fills_missing_positions_with_minus_100():
+    out = loop.concat_padded([np.ones((2, 3)), np.full((1, 5), 2.0)])
+    assert out.shape == (3, 5)
+    assert out[:2, 3:].tolist() == [[-100, -100], [-100, -100]] and out[2].tolist() == [2] * 5
+    with pytest.raises(ValueError, match="no logits"):
+        loop.concat_padded([])
+
+
+def test_padding_stats_count_tokens(raw, tokenizer):
+    train, _ = loop.build_features(raw, tokenizer, dynamic_padding=True, **SIZES)
+    stats = loop.padding_stats(train, batch_size=4, max_length=64, group_by_length=True)
+    lengths = [len(x) for x in train["input_ids"]]
+    assert stats["windows"] == len(lengths) and stats["tokens_max_length"] == 64 * len(lengths)
+    assert sum(lengths) <= stats["tokens_dynamic"] <= stats["tokens_max_length"]
+    assert stats["token_ratio"] >= 1.0
+
+
+# ------------------------------------------------------------------ QATrainer
+def test_qa_trainer_logs_em_f1_during_training_and_predict_agrees(raw, tokenizer, tmp_path):
+    train, valid = loop.build_features(raw, tokenizer, dynamic_padding=True, **SIZES)
+    qa = {**get_profile("ci").qa, "max_steps": -1, "num_train_epochs": 2, "batch_size": 4}
+    args = loop.qa_training_arguments(qa, tmp_path, seed=0, save_strategy="no", logging_steps=1)
+    trainer = loop.build_qa_trainer(fresh_model(), tokenizer, args, train, valid, raw["validation"])
+    trainer.train()
+    history = loop.loss_history(trainer)
+    assert [s for s, _ in history["eval_f1"]] == [math.ceil(len(train) / 4), 2 * math.ceil(len(train) / 4)]
+    assert len(history["loss"]) == trainer.state.global_step
+    assert history["loss"][-1][1] < history["loss"][0][1]  # it learns
+    final = loop.predict_metrics(trainer, valid, raw["validation"])
+    assert final["f1"] == pytest.approx(history["eval_f1"][-1][1])
+    assert final["exact_match"] == pytest.approx(history["eval_exact_match"][-1][1])
+    fig = loop.plot_training_curves(history)
+    assert len(fig.axes) == 2
+
+
+def test_dynamic_padding_evaluation_equals_the_courses_padded_evaluation(raw, tokenizer, tmp_path):
+    """Same model: EM/F1 with batches padded to their longest window (logits padded with -100
+    across batches) equal the course's pad-everything-to-max_length evaluation."""
+    model = fresh_model()
+    torch.manual_seed(1)
+    with torch.no_grad():  # a head with some structure, so predictions are not all ties
+        model.qa_outputs.weight.normal_(0, 0.5)
+    results = {}
+    for dynamic in (True, False):
+        _, valid = loop.build_features(raw, tokenizer, dynamic_padding=dynamic, **SIZES)
+        args = loop.qa_training_arguments({**get_profile("ci").qa, "dynamic_padding": dynamic, "batch_size": 4, "eval_batch_size": 2},
+                                          tmp_path / str(dynamic), save_strategy="no")
+        trainer = loop.build_qa_trainer(model, tokenizer, args, valid, valid, raw["validation"], dynamic)
+        output = trainer.predict(valid)
+        if dynamic:
+            assert (output.predictions[0] == -100).any()  # batches of different widths
+        results[dynamic] = loop.qa_metrics(*output.predictions[:2], valid, raw["validation"])
+    assert results[True] == results[False]
+
+
+def test_evaluate_without_examples_or_offsets_is_a_clear_error(raw, tokenizer, tmp_path):
+    train, valid = loop.build_features(raw, tokenizer, dynamic_padding=True, **SIZES)
+    args = loop.qa_training_arguments(get_profile("ci").qa, tmp_path, save_strategy="no")
+    trainer = loop.build_qa_trainer(fresh_model(), tokenizer, args, train, valid, None)
+    with pytest.raises(ValueError, match="eval_examples"):
+        trainer.evaluate()
+    trainer.eval_examples = raw["validation"]
+    with pytest.raises(ValueError, match="offset_mapping"):
+        trainer.evaluate(valid.remove_columns(["offset_mapping"]))
+
+
+# ------------------------------------------------------------------ Accelerate loop
+def run_loop(raw, tokenizer, out, **kw):
+    train, valid = loop.build_features(raw, tokenizer, dynamic_padding=True, **SIZES)
+    args = dict(batch_size=4, learning_rate=1e-4, warmup_ratio=0.25, num_train_epochs=2, seed=0,
+                log=lambda _m: None)
+    args.update(kw)
+    model = fresh_model()
+    return model, loop.train_accelerate(model, tokenizer, train, valid, raw["validation"], out, **args)
+
+
+def test_accelerate_schedule_counts_optimizer_steps(raw, tokenizer, tmp_path):
+    train, _ = loop.build_features(raw, tokenizer, dynamic_padding=True, **SIZES)
+    batches = math.ceil(len(train) / 4)
+    _, history = run_loop(raw, tokenizer, tmp_path, gradient_accumulation_steps=2)
+    per_epoch = math.ceil(batches / 2)
+    assert history["total_steps"] == history["steps"] == 2 * per_epoch
+    lrs = [lr for _, lr in history["lr"]]
+    warm = int(0.25 * history["total_steps"])
+    assert lrs[0] == 0.0 and max(lrs) == pytest.approx(1e-4 * (1 - 0 / max(1, history["total_steps"] - warm)))
+    assert lrs[-1] == pytest.approx(1e-4 / (history["total_steps"] - warm))  # the last step before 0
+    assert [e["step"] for e in history["epochs"]] == [per_epoch, 2 * per_epoch]
+    assert (tmp_path / "final" / "model.safetensors").exists()
+
+
+def test_accelerate_resume_continues_bit_identically(raw, tokenizer, tmp_path):
+    full_model, full = run_loop(raw, tokenizer, tmp_path / "full")
+    run_loop(raw, tokenizer, tmp_path / "cut", checkpoint_steps=1, stop_after_steps=3)  # "killed" after step 3
+    assert loop.latest_checkpoint(tmp_path / "cut").name == "step_3"
+    resumed_model, resumed = run_loop(raw, tokenizer, tmp_path / "cut", checkpoint_steps=1, resume=True)
+    assert resumed["steps"] == full["steps"]
+    assert resumed["loss"] == [list(x) for x in full["loss"]] or resumed["loss"] == full["loss"]
+    assert [e["f1"] for e in resumed["epochs"]] == [e["f1"] for e in full["epochs"]]
+    for a, b in zip(full_model.state_dict().values(), resumed_model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_accelerate_bad_inputs(raw, tokenizer, tmp_path):
+    train, valid = loop.build_features(raw, tokenizer, dynamic_padding=True, **SIZES)
+    with pytest.raises(ValueError, match="empty"):
+        loop.train_accelerate(fresh_model(), tokenizer, train.select([]), valid, raw["validation"], tmp_path)
+    with pytest.raises(ValueError, match="batch_size"):
+        loop.train_accelerate(fresh_model(), tokenizer, train, valid, raw["validation"], tmp_path, batch_size=0)
+    with pytest.raises(FileNotFoundError, match="no complete checkpoint"):
+        loop.train_accelerate(fresh_model(), tokenizer, train, valid, raw["validation"], tmp_path / "new",
+                              resume=True, log=lambda _m: None)
