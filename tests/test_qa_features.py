@@ -247,3 +247,92 @@ def test_validation_map_keeps_example_ids(tokenizer, bundled):
     assert len(feats) == count_windows(val[:], tokenizer, 128, 32) > 60
     train_feats = preprocess_training_examples(val[:], tokenizer, 128, 32)
     assert len(train_feats["input_ids"]) == len(feats)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pictures, the window explorer and the notebook 06 exercises
+# ---------------------------------------------------------------------------------------------
+def test_worked_example_is_the_course_pipeline_question():
+    from course_utils.qa.data import worked_example
+
+    ex = worked_example()
+    assert ex["answers"]["text"] == ["Jax, PyTorch and TensorFlow"]
+    with pytest.raises(KeyError):
+        worked_example("Not a question we have?")
+
+
+def test_example_windows_and_their_pictures(tokenizer):
+    from course_utils.qa.data import worked_example
+    from course_utils.qa.viz import ZERO_BORDER, example_windows, windows_html, windows_text
+
+    ex = worked_example()
+    text, start = ex["answers"]["text"][0], ex["answers"]["answer_start"][0]
+    windows = example_windows(tokenizer, ex["question"], ex["context"], text, start, 100, 50)
+    ref = preprocess_training_examples({k: [v] for k, v in ex.items()}, tokenizer, 100, 50)
+    assert [w.start_position for w in windows] == ref["start_positions"]
+    assert [w.end_position for w in windows] == ref["end_positions"]
+    assert any(w.has_answer for w in windows) and any(not w.has_answer for w in windows)
+    assert {w.label_text for w in windows if w.has_answer} == {text}
+    assert windows[0].char_start == 0 and windows[-1].char_end == len(ex["context"])
+    assert all(b.char_start < a.char_end for a, b in zip(windows, windows[1:]))  # they overlap
+    page = windows_html(windows, ex["context"], start, text)
+    assert page.count("<b>window ") == len(windows)
+    assert page.count(f"2px solid {ZERO_BORDER}") == 1 + sum(not w.has_answer for w in windows)  # + legend
+    plain = windows_text(windows, ex["context"])
+    assert plain.count("labels (0, 0)") == sum(not w.has_answer for w in windows)
+
+
+def test_window_explorer_prints_without_widgets(tokenizer, capsys):
+    from course_utils.qa.data import worked_example
+    from course_utils.qa.widgets import widgets_enabled, window_explorer
+
+    assert not widgets_enabled()  # no kernel in a test
+    out = window_explorer(tokenizer, worked_example(), max_length=100, stride=50)
+    assert out.startswith("max_length=100, stride=50: ") and "window 0:" in out
+    assert out in capsys.readouterr().out
+
+
+def test_plot_dataset_shape(tokenizer, bundled):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_utils.qa.viz import answer_positions, plot_dataset_shape
+
+    shares = plot_dataset_shape(bundled["validation"], tokenizer, window_sizes=(64, 256))
+    assert shares["share_longer_than_64"] > shares["share_longer_than_256"] > 0
+    pos = answer_positions(bundled["validation"])
+    assert len(pos["relative_start"]) == 3 * len(bundled["validation"])
+    assert all(0 <= p < 1 for p in pos["relative_start"])
+
+
+def test_exercise_checkers_06(tokenizer, bundled, capsys):
+    from course_utils.qa.data import worked_example
+    from course_utils.qa.exercises import (check_context_span, check_label_texts, check_window_counts,
+                                           reference_context_span)
+
+    batch = bundled["train"][:40]
+    right = {s: count_windows(batch, tokenizer, 128, s) for s in (0, 32, 64)}
+    assert check_window_counts(right, batch, tokenizer, 128)
+    assert right[0] <= right[32] <= right[64]
+    assert not check_window_counts({**right, 32: right[32] + 1}, batch, tokenizer, 128)
+    assert not check_window_counts({}, batch, tokenizer, 128)
+
+    def course_loop(sequence_ids):
+        idx = 0
+        while sequence_ids[idx] != 1:
+            idx += 1
+        start = idx
+        while sequence_ids[idx] == 1:
+            idx += 1
+        return start, idx - 1
+
+    assert check_context_span(reference_context_span)
+    assert not check_context_span(course_loop)
+    assert "IndexError" in capsys.readouterr().out
+
+    ex = worked_example()
+    one = preprocess_training_examples({k: [v] for k, v in ex.items()}, tokenizer, 100, 50)
+    answer = [tokenizer.decode(ids[s:e + 1]) if (s, e) != (0, 0) else ""
+              for ids, s, e in zip(one["input_ids"], one["start_positions"], one["end_positions"])]
+    assert check_label_texts(answer, one, tokenizer)
+    assert not check_label_texts([], one, tokenizer)

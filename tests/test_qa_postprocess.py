@@ -258,3 +258,72 @@ def test_identical_on_real_squad_dev(tokenizer):
     for trial in range(2):
         s, e = (rng.standard_normal((len(feats), 384)).astype(np.float32) for _ in range(2))
         assert predict_answers(s, e, feats, examples) == course_predictions(s, e, feats, examples)
+
+
+# ---------------------------------------------------------------------------------------------
+# Oracle and model logits, candidate plots, the notebook 07 exercises
+# ---------------------------------------------------------------------------------------------
+def test_oracle_logits_give_back_every_answer(bundled, tokenizer):
+    from course_utils.qa.postprocess import oracle_logits
+
+    examples = bundled["validation"]
+    for max_length, stride in [(384, 128), (64, 16)]:
+        feats = _features(examples, tokenizer, max_length, stride)
+        s, e = oracle_logits(feats, examples)
+        assert compute_metrics(s, e, feats, examples) == {"exact_match": 100.0, "f1": 100.0}
+        answers = predict_answers(s, e, feats, examples)
+        assert [p["prediction_text"] for p in answers] == [ex["answers"]["text"][0] for ex in examples]
+
+
+def test_predict_logits_with_dynamic_padding(bundled, tokenizer):
+    import torch
+
+    from course_utils.qa.model import load_qa_model
+    from course_utils.qa.postprocess import predict_logits
+
+    examples = bundled["validation"].select(range(6))
+    ragged = _features(examples, tokenizer, padding=False)
+    padded = _features(examples, tokenizer)
+    model = load_qa_model("bundled", seed=0)
+    s, e = predict_logits(model, ragged, batch_size=4)
+    assert s.shape[0] == len(ragged) and s.shape[1] <= 128
+    lengths = [len(x) for x in ragged["input_ids"]]
+    assert s.shape[1] == max(lengths)
+    sp, ep = predict_logits(model, padded, batch_size=8)
+    for i, n in enumerate(lengths):  # the same numbers where both have real tokens
+        assert np.allclose(s[i, :n], sp[i, :n], atol=1e-4)
+    assert predict_answers(s, e, ragged, examples) == predict_answers(sp, ep, padded, examples)
+    torch.manual_seed(0)
+
+
+def test_plot_candidates_runs(val_setup):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_utils.qa.viz import plot_candidates
+
+    examples, feats = val_setup
+    rng = np.random.default_rng(0)
+    s, e = (rng.standard_normal((2, 128)).astype(np.float32) for _ in range(2))
+    rows = [i for i, x in enumerate(feats["example_id"]) if x == examples[0]["id"]][:2]
+    top = top_candidates(s[: len(rows)], e[: len(rows)], feats.select(rows), examples[0]["context"], k=4)
+    plot_candidates(top)
+    plot_candidates([])
+
+
+def test_exercise_checkers_07():
+    from course_utils.qa.exercises import check_best_span, check_f1, reference_best_span
+    from course_utils.qa.squad_metric import f1_score
+
+    assert check_f1(f1_score)
+    assert not check_f1(lambda p, r: float(p == r))
+    assert check_best_span(reference_best_span)
+    assert not check_best_span(lambda *a: None)
+    # the exact search agrees with the course's pruned one when n_best covers the window
+    rng = np.random.default_rng(1)
+    offsets = [None, None] + [(k, k + 1) for k in range(10)] + [None]
+    s, e = rng.standard_normal(13).astype(np.float32), rng.standard_normal(13).astype(np.float32)
+    best = reference_best_span(s, e, offsets, 30)
+    ref = course_predictions(s[None], e[None], [{"example_id": "x", "offset_mapping": offsets}],
+                             [{"id": "x", "context": "abcdefghijk"}], n_best=13)
+    assert ref[0]["prediction_text"] == "abcdefghijk"[offsets[best[0]][0]:offsets[best[1]][1]]

@@ -389,15 +389,32 @@ def _eval_records(eval_source: str, seed: int) -> Any:
     return _raw_records(eval_source, "qa_eval_source", seed)["validation"]
 
 
-def iter_examples(dataset, n: int = 3) -> Iterator[dict[str, Any]]:
-    """The first `n` examples as plain dicts (for printing in the notebooks)."""
-    for i in range(min(n, len(dataset))):
-        yield dataset[i]
-
-
 def answer_counts(dataset) -> dict[int, int]:
     """How many examples have 1, 2, 3... reference answers (train: all 1; SQuAD dev: 1 to 6)."""
     from collections import Counter
 
     counts = Counter(len(a["text"]) for a in dataset["answers"])
     return dict(sorted(counts.items()))
+
+
+COURSE_PIPELINE_QUESTION = "Which deep learning libraries back 🤗 Transformers?"
+
+
+def worked_example(question: str = COURSE_PIPELINE_QUESTION) -> dict[str, Any]:
+    """The bundled training record the notebooks follow step by step: by default the one that
+    mirrors the course's pipeline example (which libraries back 🤗 Transformers?). Read from the
+    bundled file, so it is the same whatever source and subset the profile uses."""
+    for record in read_squad_file(bundled_data_path("qa", "train.jsonl")):
+        if record["question"] == question:
+            return record
+    raise KeyError(f"no bundled training question {question!r}")
+
+
+def reference_squad_file(name: str = "dev-v1.1.json.gz") -> Path | None:
+    """A file of real SQuAD kept *next to* the project (``../shared/data/squad``) for evaluation
+    and tests, or None where it is absent (e.g. on Colab). Never copied into the project."""
+    from ..profiles import PROJECT_ROOT
+
+    path = PROJECT_ROOT.parent / "shared" / "data" / "squad" / name
+    return path if path.exists() else None
+

@@ -392,3 +392,85 @@ def course_reference_predictions(start_logits: Any, end_logits: Any, features: A
         else:
             predicted_answers.append({"id": example_id, "prediction_text": ""})
     return predicted_answers
+
+
+# --------------------------------------------------------------------------------------------
+# Logits of a perfect model (for the notebooks and tests)
+# --------------------------------------------------------------------------------------------
+def oracle_logits(features: Any, examples: Any, width: int | None = None, high: float = 10.0,
+                  low: float = -10.0) -> tuple[np.ndarray, np.ndarray]:
+    """Start/end logits a perfect model would give: ``high`` on the first and last token of the
+    first reference answer in every window that holds it whole, ``low`` everywhere else.
+
+    Post-processing these must give back every answer (EM = F1 = 100), which checks the whole
+    chain -- windows, offsets, candidate search, metric -- without training anything.
+    """
+    offsets = window_offsets(features)
+    ids, _ = _examples_columns(examples)
+    refs = {r["id"]: r["answers"] for r in references_of(examples)}
+    lengths = offsets.lengths
+    width = int(width or (lengths.max() if len(lengths) else 0))
+    start = np.full((len(lengths), width), low, dtype=np.float32)
+    end = np.full((len(lengths), width), low, dtype=np.float32)
+    for row, example_id in enumerate(offsets.example_ids):
+        answers = refs.get(example_id)
+        if not answers or not answers["text"]:
+            continue
+        a0 = answers["answer_start"][0]
+        a1 = a0 + len(answers["text"][0])
+        tokens = np.arange(offsets.row_start[row], offsets.row_start[row + 1])
+        inside = offsets.in_context[tokens]
+        if not inside.any():
+            continue
+        chars0 = offsets.char_start(tokens[inside])
+        chars1 = offsets.char_end(tokens[inside])
+        if chars0.min() > a0 or chars1.max() < a1:
+            continue  # the answer is not whole in this window: the course's (0, 0) case
+        positions = np.flatnonzero(inside)
+        first = positions[np.flatnonzero(chars0 <= a0)[-1]]
+        last = positions[np.flatnonzero(chars1 >= a1)[0]]
+        start[row, first] = high
+        end[row, last] = high
+    return start, end
+
+
+# --------------------------------------------------------------------------------------------
+# Logits of a model over validation windows
+# --------------------------------------------------------------------------------------------
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def predict_logits(model: Any, features: Any, batch_size: int = 32, pad_value: float = -100.0) -> tuple[np.ndarray, np.ndarray]:
+    """Run a QA model over validation windows, batch by batch, without ``Trainer``.
+
+    Each batch is padded only to its own longest window (dynamic padding); the rows are then
+    stacked with ``pad_value`` past each batch's width, which post-processing never picks.
+    """
+    import torch
+
+    columns = [c for c in MODEL_INPUTS if c in features.column_names]
+    if "input_ids" not in columns:
+        raise KeyError("features need an 'input_ids' column (from preprocess_validation_examples)")
+    inputs = features.select_columns(columns)
+    starts, ends = [], []
+    model.eval()
+    with torch.no_grad():
+        for lo in range(0, len(inputs), batch_size):
+            rows = inputs[lo:lo + batch_size]
+            width = max(len(ids) for ids in rows["input_ids"])
+            batch = {k: torch.tensor([list(x) + [0] * (width - len(x)) for x in rows[k]], device=model.device)
+                     for k in columns}
+            out = model(**batch)
+            starts.append(out.start_logits.float().cpu().numpy())
+            ends.append(out.end_logits.float().cpu().numpy())
+    width = max((s.shape[1] for s in starts), default=0)
+
+    def stack(chunks: list[np.ndarray]) -> np.ndarray:
+        full = np.full((sum(len(c) for c in chunks), width), pad_value, dtype=np.float32)
+        row = 0
+        for c in chunks:
+            full[row:row + len(c), :c.shape[1]] = c
+            row += len(c)
+        return full
+
+    return stack(starts), stack(ends)
