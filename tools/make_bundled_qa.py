@@ -521,7 +521,7 @@ LANGUAGES = [
      "He wrote the first version in about ten days", ("How long did it take to write the first version of JavaScript?", "about ten days"),
      "Despite its name, it is not closely related to Java", ("Is JavaScript closely related to Java?", "not closely related to Java"),
      "does every web browser run JavaScript", "it became the standard language for interactive web pages"),
-    ("Rust", "Graydon Hoare", "2006", "as a personal project later sponsored by Mozilla",
+    ("Rust", "Graydon Hoare", "2012", "at Mozilla Research",
      "Version 1.0 was released in May 2015", ("When was Rust 1.0 released?", "May 2015"),
      "Its compiler checks ownership and borrowing rules to prevent memory errors", ("What does the Rust compiler check to prevent memory errors?", "ownership and borrowing rules"),
      "do developers choose Rust for system software", "it is fast like C but prevents many memory bugs at compile time"),
@@ -1007,10 +1007,10 @@ def compose(title: str, facts: list[Fact], background: list[str], rng: random.Ra
     """Join sentences into one passage; return it with (question, answer, answer_start) triples."""
     sentences = [f.text for f in facts]
     qas_per_sentence = [f.qas for f in facts]
-    for extra in background:  # background goes after the opening sentence, in the middle or at the end
-        pos = rng.randint(1, len(sentences))
-        sentences.insert(pos, extra)
-        qas_per_sentence.insert(pos, [])
+    pos = rng.randint(1, len(sentences))  # one block of background, after the opening sentence
+    for k, extra in enumerate(background):
+        sentences.insert(pos + k, extra)
+        qas_per_sentence.insert(pos + k, [])
     context, triples = "", []
     for sentence, qas in zip(sentences, qas_per_sentence):
         offset = len(context) + (1 if context else 0)
@@ -1067,6 +1067,8 @@ def build() -> dict[str, list[dict]]:
             split = "validation" if index % VALIDATION_EVERY == 2 and title != "Hugging Face Transformers" else "train"
             facts = paragraph(item, rng)
             subject = title.split(" (")[0]
+            if kind == "element":
+                subject = subject.lower()  # "samples of iron", not "of Iron"
             pool = [b.format(name=subject) for b in BACKGROUND[BACKGROUND_KIND[kind]]]
             # About one passage in three is long enough to need several windows at max_length 256/384.
             n_extra = len(pool) if rng.random() < 0.35 else rng.randint(0, 1)
