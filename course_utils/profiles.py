@@ -54,6 +54,9 @@ PROFILES: dict[str, dict[str, Any]] = {
             "warmup_steps": 2,
             "max_steps": 6,
             "eval_steps": 3,
+            "logging_steps": 1,
+            "periodic_eval_chunks": None,  # evaluations during training use this many (None: all)
+            "keytoken_alpha": 1.0,
             "num_proc": 1,
             "dropout": 0.0,
         },
@@ -73,6 +76,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "max_steps": 4,
             "dynamic_padding": True,
             "num_proc": 1,
+            "dropout": 0.0,
         },
     },
     "workshop": {
@@ -81,7 +85,6 @@ PROFILES: dict[str, dict[str, Any]] = {
             "corpus_source": "bundled",
             "tokenizer_source": "bundled",
             "max_train_files": None,
-            "dropout": 0.0,
             "max_valid_files": 500,
             "filter_keywords": ["pandas", "sklearn", "matplotlib", "seaborn"],
             "bundled_packages": None,
@@ -101,6 +104,9 @@ PROFILES: dict[str, dict[str, Any]] = {
             "warmup_steps": 100,
             "max_steps": 1200,
             "eval_steps": 200,
+            "logging_steps": 25,
+            "periodic_eval_chunks": 512,  # evaluations during training use this many (None: all)
+            "keytoken_alpha": 1.0,
             "num_proc": 2,
             "dropout": 0.0,
         },
@@ -120,6 +126,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "max_steps": -1,
             "dynamic_padding": True,
             "num_proc": 1,
+            "dropout": 0.0,
         },
     },
     "course": {
@@ -139,7 +146,6 @@ PROFILES: dict[str, dict[str, Any]] = {
             "tokenizer_train_chars": None,
             "context_length": 128,
             "n_layer": 12,
-            "dropout": 0.0,
             "n_embd": 768,
             "n_head": 12,
             "batch_size": 32,
@@ -149,6 +155,9 @@ PROFILES: dict[str, dict[str, Any]] = {
             "warmup_steps": 1000,
             "max_steps": -1,
             "eval_steps": 5000,
+            "logging_steps": 500,
+            "periodic_eval_chunks": None,  # evaluations during training use this many (None: all)
+            "keytoken_alpha": 1.0,
             "num_proc": 4,
             "dropout": 0.1,
         },
@@ -168,6 +177,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "max_steps": -1,
             "dynamic_padding": False,
             "num_proc": 4,
+            "dropout": None,  # keep the checkpoint's own dropout (0.1 for bert-base-cased)
         },
     },
 }
@@ -186,7 +196,6 @@ class Profile:
     seed: int = 42
 
     def __getitem__(self, dotted: str) -> Any:
-            "dropout": None,  # keep the checkpoint's own dropout (0.1 for bert-base-cased)
         track, _, key = dotted.partition(".")
         return getattr(self, track)[key]
 

@@ -125,3 +125,14 @@ def test_widget_degrades_to_printed_text(pipe, capsys, monkeypatch):
     text = completion_box(pipe, one_line=True)
     assert text == "plt.scatter(x, y)"
     assert capsys.readouterr().out.endswith("# create scatter plot with x, y\nplt.scatter(x, y)\n")
+
+
+def test_exercise_04_checkers():
+    from course_utils.clm.exercises import check_groupby_pattern, check_repeat_baseline
+    from course_utils.clm.generate import repeat_last_line
+
+    assert check_groupby_pattern(r"groupby\(.*\)(\.\w+|\[.*\])?\.(mean\(\)|agg\(['\"]mean['\"]\))")
+    assert not check_groupby_pattern(r"mean\(")
+    assert not check_groupby_pattern(r"(")
+    assert check_repeat_baseline(repeat_last_line)
+    assert not check_repeat_baseline(lambda p: p.splitlines()[-1])

@@ -102,3 +102,15 @@ def test_grouped_params_exclude_every_layernorm():
     course_names = {id(p) for p in course[0]["params"]}
     leaked = {n for n, p in model.named_parameters() if id(p) in course_names and n.endswith("ln_1.weight")}
     assert leaked == {"transformer.h.0.ln_1.weight", "transformer.h.1.ln_1.weight"}
+
+
+def test_exercise_05_checkers():
+    from course_utils.clm.exercises import check_keytoken_weights, check_no_decay_groups
+    from course_utils.clm.loss import get_grouped_params, keytoken_weights
+    from course_utils.clm.model import build_model
+
+    assert check_keytoken_weights(keytoken_weights)
+    assert not check_keytoken_weights(lambda i, k, a=1.0: keytoken_weights(i, k, 1.0))
+    model = build_model(tiny_tokenizer(), {**TINY, "n_layer": 2}, seed=0)
+    assert check_no_decay_groups(get_grouped_params, model)
+    assert not check_no_decay_groups(course_get_grouped_params, model)

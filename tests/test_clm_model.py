@@ -135,3 +135,22 @@ def test_tokenizer_without_eos_is_refused():
         make_collator(tok)
     with pytest.raises(TypeError, match="cfg must be"):
         make_config(tiny_tokenizer(), 3)
+
+
+def test_exercise_03_checkers(capsys):
+    import math
+
+    from course_utils.clm.exercises import check_gpt2_param_count, check_optimizer_steps
+    from course_utils.clm.model import build_model, count_parameters
+
+    def formula(v, p, d, n_layer):
+        block = 4 * d + 3 * d * d + 3 * d + d * d + d + 4 * d * d + 4 * d + 4 * d * d + d
+        return v * d + p * d + n_layer * block + 2 * d
+
+    tok = tiny_tokenizer()
+    assert formula(len(tok), 16, 32, 1) == count_parameters(build_model(tok, TINY))
+    assert check_gpt2_param_count(formula)
+    assert not check_gpt2_param_count(lambda v, p, d, n: formula(v, p, d, n) + v * d)
+    assert "tied to wte" in capsys.readouterr().out
+    assert check_optimizer_steps(lambda n, b, a: math.ceil(math.ceil(n / b) / a))
+    assert not check_optimizer_steps(lambda n, b, a: n // (b * a))

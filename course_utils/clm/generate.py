@@ -99,6 +99,32 @@ def _newline_stopper(tokenizer: Any, prompt_len: int):
     return StopAtLineEnd()
 
 
+def _code_line_processor(tokenizer: Any, prompt_len: int):
+    """Ask for a line of *code*: while the completion is still blank, tokens that would start a
+    comment or end the line are forbidden.
+
+    After a ``# do this`` comment, library code (our offline corpus) most often continues with
+    another comment line; the lesson wants the code that the comment asks for.
+    """
+    import torch
+    from transformers import LogitsProcessor
+
+    vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    texts = [tokenizer.convert_tokens_to_string([t]) if t is not None else "" for t in vocab]
+    banned = torch.tensor([t.lstrip(" \t").startswith("#") or "\n" in t or t.strip() == "" and "\n" in t for t in texts])
+    if tokenizer.eos_token_id is not None:
+        banned[tokenizer.eos_token_id] = True
+
+    class CodeFirst(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            for row in range(input_ids.shape[0]):
+                if tokenizer.decode(input_ids[row, prompt_len:]).strip() == "":
+                    scores[row, : banned.shape[0]] = scores[row, : banned.shape[0]].masked_fill(banned.to(scores.device), float("-inf"))
+            return scores
+
+    return CodeFirst()
+
+
 def first_line(text: str) -> str:
     """The first non-empty line of a completion, without its indentation's trailing spaces."""
     for line in text.splitlines():
@@ -117,12 +143,14 @@ def complete(
     top_k: int = 50,
     repetition_penalty: float = 1.1,
     no_repeat_ngram_size: int = 0,
+    code_only: bool = True,
     seed: int = 0,
 ) -> str:
     """The text the model adds after `prompt` (greedy when ``temperature`` is 0).
 
     With ``one_line`` generation stops at the end of the first non-empty line and only that
-    line is returned.
+    line is returned; with ``code_only`` (and ``one_line``) that line must be code, not another
+    comment.
     """
     import torch
     from transformers import StoppingCriteriaList
@@ -157,6 +185,10 @@ def complete(
     if one_line:
         prompt_len = len(prompt_ids)
         kwargs["stopping_criteria"] = StoppingCriteriaList([_newline_stopper(tok, prompt_len)])
+        if code_only:
+            from transformers import LogitsProcessorList
+
+            kwargs["logits_processor"] = LogitsProcessorList([_code_line_processor(tok, prompt_len)])
     text = pipe(prompt, **kwargs)[0]["generated_text"]
     return first_line(text) if one_line else text
 
