@@ -188,3 +188,34 @@ def test_accelerate_bad_inputs(raw, tokenizer, tmp_path):
     with pytest.raises(FileNotFoundError, match="no complete checkpoint"):
         loop.train_accelerate(fresh_model(), tokenizer, train, valid, raw["validation"], tmp_path / "new",
                               resume=True, log=lambda _m: None)
+
+
+# ------------------------------------------------------------------ exercises of notebooks 08-09
+def test_exercise_checkers_of_notebooks_08_and_09():
+    from course_utils.qa.exercises import (check_duplicated_windows, check_padding_fraction,
+                                           check_renamed_argument, check_schedule_steps,
+                                           check_trainer_steps, duplicated_windows)
+
+    assert check_trainer_steps(3 * 13, n_windows=100, batch_size=8, epochs=3)
+    assert not check_trainer_steps(3 * 12, n_windows=100, batch_size=8, epochs=3)  # dropped the last batch
+    assert check_renamed_argument("eval_strategy") and not check_renamed_argument("evaluation_strategy")
+    stats = {"mean_length": 96.0, "windows": 10, "tokens_max_length": 2560}
+    assert check_padding_fraction(0.625, stats) and not check_padding_fraction(0.5, stats)
+    assert check_schedule_steps(3 * 5, batches_per_epoch=17, epochs=3, gradient_accumulation_steps=4)
+    assert not check_schedule_steps(3 * 17, batches_per_epoch=17, epochs=3, gradient_accumulation_steps=4)
+    # 28 windows, batches of 16, 2 processes: the second process gets 12 + 4 repeated
+    assert duplicated_windows(28, 16, 2) == 4 and duplicated_windows(32, 16, 2) == 0
+    assert duplicated_windows(40, 16, 2) == 24  # 3 batches -> 2 rounds of 2 x 16
+    assert check_duplicated_windows(4, 28, 16, 2) and not check_duplicated_windows(0, 28, 16, 2)
+
+
+def test_get_accelerator_survives_a_changed_mixed_precision_in_one_process():
+    """A plain second Accelerator with another mixed_precision raises; get_accelerator resets."""
+    from accelerate import Accelerator
+
+    assert loop.get_accelerator("no").mixed_precision == "no"
+    with pytest.raises(ValueError, match="already been initialized"):
+        Accelerator(mixed_precision="bf16", cpu=True)
+    assert loop.get_accelerator("bf16").mixed_precision == "bf16"
+    assert loop.get_accelerator("no").mixed_precision == "no"
+    assert loop.mixed_precision_name() == "no"  # no GPU here: fp32 is the fastest on this CPU

@@ -184,3 +184,30 @@ def test_slow_tokenizer_is_refused(qa_pipe):
     slow = BertTokenizerLegacy.from_pretrained(str(bundled_qa_encoder_path()))
     with pytest.raises(ValueError, match="fast"):
         QuestionAnsweringPipeline(model=qa_pipe.model, tokenizer=slow, device="cpu")
+
+
+def test_qa_box_prints_the_highlighted_answer_without_widgets(qa_pipe, capsys):
+    from course_utils.qa.widgets import answer_html, qa_box
+
+    text = qa_box(qa_pipe, COURSE_CONTEXT, COURSE_QUESTION, top_k=2, interactive=False)
+    best = qa_pipe(question=COURSE_QUESTION, context=COURSE_CONTEXT, top_k=2, max_answer_len=30)
+    assert f"[[{best[0]['answer']}]]" in text and f"{best[0]['score']:.3f}" in text
+    assert text in capsys.readouterr().out
+    html = answer_html(COURSE_CONTEXT, best)
+    assert f">{best[0]['answer']}</mark>" in html.replace("&#x27;", "'")
+    assert answer_html(COURSE_CONTEXT, []) == "<i>no answer found</i>"
+
+
+def test_exercise_checkers_of_notebook_10(qa_pipe):
+    from course_utils.qa.exercises import check_min_answer_len, check_window_count
+
+    tok = qa_pipe.tokenizer
+    long_context = " ".join([COURSE_CONTEXT] * 6)
+    n = len(tok(COURSE_QUESTION, long_context, truncation="only_second", max_length=128, stride=32,
+                return_overflowing_tokens=True)["input_ids"])
+    assert check_window_count(n, tok, COURSE_QUESTION, long_context, 128, 32)
+    assert not check_window_count(n + 1, tok, COURSE_QUESTION, long_context, 128, 32)
+    answer = "Jax, PyTorch, and TensorFlow"
+    k = len(tok.tokenize(answer))
+    assert check_min_answer_len(k, tok, answer) and not check_min_answer_len(k - 1, tok, answer)
+    assert not check_min_answer_len(None, tok, answer)

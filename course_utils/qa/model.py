@@ -99,6 +99,10 @@ def load_qa_model(source: str | os.PathLike = "bundled", dropout: float | None =
         import torch
 
         torch.manual_seed(seed)
+    from ..profiles import quiet
+
+    if quiet():  # ci / batch runs: no "Loading weights" / "Writing model shards" bars in outputs
+        hf_logging.disable_progress_bar()
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # "some weights newly initialised": expected, explained in 08
     try:
