@@ -166,7 +166,7 @@ def test_accelerate_loop_in_process(tmp_path):
     assert run.samples_seen == 70
     curves = loss_curves(run.history)
     assert curves["eval_step"] == [2, 4, 5] and len(curves["train_step"]) == 5
-    assert all(r["loss"] >= r["lm_loss"] for r in run.history if "loss" in r)  # key-token weights >= 1
+    assert all(r["loss"] >= r["lm_loss"] - 1e-5 for r in run.history if "loss" in r)  # key-token weights >= 1
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["completed_steps"] == 5 and (tmp_path / "COMPLETE").exists()
     assert latest_checkpoint(tmp_path) is None  # checkpoints are removed once the model is saved

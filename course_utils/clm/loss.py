@@ -64,19 +64,19 @@ def per_sample_loss(input_ids, logits, ignore_index: int = -100):
     ``reduction="none"`` keeps one loss per token, which is what lets us average per sample;
     the course's ``CrossEntropyLoss(reduce=False)`` is the removed spelling of the same thing.
     """
-    import torch
     import torch.nn.functional as F
 
-    shift_labels = input_ids[..., 1:]
-    shift_logits = logits[..., :-1, :]
+    # Shift the labels, not the logits: padding the labels with one ignored position keeps the
+    # [batch, seq, vocab] logits as they are, where slicing them would copy all of them.
+    labels = F.pad(input_ids[..., 1:], (0, 1), value=ignore_index)
     loss = F.cross_entropy(
-        shift_logits.reshape(-1, shift_logits.size(-1)).float(),
-        shift_labels.reshape(-1),
+        logits.reshape(-1, logits.size(-1)).float(),
+        labels.reshape(-1),
         reduction="none",
         ignore_index=ignore_index,
-    ).view(shift_labels.shape)
-    mask = (shift_labels != ignore_index).to(loss.dtype)
-    return (loss * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+    ).view(labels.shape)
+    counted = (labels != ignore_index).to(loss.dtype)
+    return loss.sum(dim=1) / counted.sum(dim=1).clamp(min=1.0)
 
 
 def keytoken_weighted_loss(inputs, logits, keytoken_ids: Sequence[int], alpha: float = 1.0):
