@@ -40,6 +40,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "bundled_packages": None,
             "max_scan_files": 600,
             "doc_examples": True,
+            "examples_repeat": 1,  # >1 weights the docstring-example scripts up (train split only)
             "valid_fraction": 0.1,
             "vocab_size": 1000,
             "tokenizer_train_chars": None,  # None = the whole training split
@@ -90,6 +91,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "bundled_packages": None,
             "max_scan_files": None,
             "doc_examples": True,
+            "examples_repeat": 1,  # >1 weights the docstring-example scripts up (train split only)
             "valid_fraction": 0.1,
             "vocab_size": 8000,
             "tokenizer_train_chars": 15_000_000,
@@ -141,6 +143,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "bundled_packages": None,
             "max_scan_files": None,  # caps the scan when streaming an unfiltered Hub dump
             "doc_examples": True,
+            "examples_repeat": 1,  # >1 weights the docstring-example scripts up (train split only)
             "valid_fraction": 0.1,
             "vocab_size": None,  # taken from the tokenizer
             "tokenizer_train_chars": None,

@@ -326,3 +326,59 @@ def test_exercise_checkers_of_notebook_01(capsys):
     assert ex.check_first_kept_paths(["pkg/mod_3.py"], rows, ["seaborn"], n=1) is False
     assert ex.check_kept_share(0.25, total=8, kept=2) is True
     assert ex.check_kept_share(0.3, total=8, kept=2) is False
+
+
+def test_examples_script_keeps_the_sentence_introducing_each_example():
+    source = '''
+def mean_by(df):
+    """Mean per group.
+
+    Parameters
+    ----------
+    df : DataFrame
+
+    Examples
+    --------
+    Build a small frame of incomes:
+
+    >>> df = pd.DataFrame({"job": ["a", "b", "a"], "income": [1, 2, 3]})
+
+    Then compute the mean income per job
+    with ``groupby``:
+
+    >>> df.groupby("job")["income"].mean()
+    job
+    a    2.0
+    b    2.0
+    Name: income, dtype: float64
+
+    .. note:: markup is not a comment
+    >>> df.sum()
+
+    Mean per group.
+
+    >>> df.mean()
+    """
+'''
+    assert examples_script(source) == (
+        "import pandas as pd\n\n\n"
+        "# mean_by: Mean per group.\n"
+        "# Build a small frame of incomes:\n"
+        'df = pd.DataFrame({"job": ["a", "b", "a"], "income": [1, 2, 3]})\n'
+        "# Then compute the mean income per job\n"
+        "# with `groupby`:\n"
+        'df.groupby("job")["income"].mean()\n'
+        "df.sum()\n"
+        "df.mean()\n"
+    )
+
+
+def test_repeat_examples_weights_only_example_scripts():
+    rows = [_row(i, f"code {i}") for i in range(6)] + [_row(9, "ex", corpus.EXAMPLES_PREFIX + "pkg/m.py")]
+    train = Dataset.from_list(rows)
+    out = corpus.repeat_examples(train, 3, seed=0)
+    assert len(out) == 9 and out["path"].count(corpus.EXAMPLES_PREFIX + "pkg/m.py") == 3
+    assert sorted(set(out["path"])) == sorted(set(train["path"]))
+    assert corpus.repeat_examples(train, 1, seed=0)["path"] == train["path"]
+    with pytest.raises(ValueError, match="examples_repeat must be an int >= 1"):
+        corpus.repeat_examples(train, 0, seed=0)

@@ -226,12 +226,32 @@ def _summary(text: str) -> str:
     return ""
 
 
+_SECTION = re.compile(r"^(examples?|notes?|see also|returns?|parameters|references)$", re.IGNORECASE)
+
+
+def _prose_comment(text: str, max_lines: int = 3) -> list[str]:
+    """The last paragraph of docstring prose before an example (``Group by column 'a' and take
+    the mean:``), as comment lines; nothing when that paragraph is a section header or markup."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+    if not paragraphs:
+        return []
+    lines = [line.strip() for line in paragraphs[-1].splitlines()]
+    lines = [l for l in lines if l and not set(l) <= set("-=~^*") and not _SECTION.match(l.rstrip(":"))]
+    if not lines or len(lines) > max_lines or any(
+        l.startswith(("..", ":", "|")) or _PLACEHOLDER.search(l) for l in lines
+    ):
+        return []
+    return ["# " + l.replace("``", "`")[:100] for l in lines]
+
+
 def examples_script(source: str) -> str | None:
     """A data-science-looking script made of a module's docstring examples, or None if it has none.
 
     Imports are hoisted to the top (plus ``import pandas as pd`` etc. for aliases the doctests use
-    without importing); each documented object becomes ``# Name: summary`` followed by its code.
-    Doctest directives and expected outputs are dropped; examples that do not parse are skipped.
+    without importing); each documented object becomes ``# Name: summary`` followed by its code,
+    and the sentence that introduces an example in the docstring becomes a comment above it --
+    the "comment, then code" shape of the prompts the model will be given. Doctest directives and
+    expected outputs are dropped; examples that do not parse are skipped.
     """
     if ">>>" not in source:
         return None
@@ -244,12 +264,19 @@ def examples_script(source: str) -> str | None:
     blocks: list[str] = []
     for name, text in _docstring_blocks(tree):
         try:
-            examples = parser.get_examples(text)
+            parts = parser.parse(text)
         except ValueError:  # malformed doctest (bad indentation ...)
             continue
         code: list[str] = []
-        for ex in examples:
-            src = "\n".join(_DIRECTIVE.sub("", line) for line in ex.source.rstrip("\n").splitlines())
+        comment: list[str] = []
+        summary = _summary(text)
+        for part in parts:
+            if isinstance(part, str):
+                comment = _prose_comment(part)
+                if comment == [f"# {summary}"]:  # the summary is already the block's header
+                    comment = []
+                continue
+            src = "\n".join(_DIRECTIVE.sub("", line) for line in part.source.rstrip("\n").splitlines())
             if not src.strip() or any(
                 _PLACEHOLDER.search(line) and not re.search(r"\bf[\"']", line) for line in src.splitlines()
             ):
@@ -262,9 +289,11 @@ def examples_script(source: str) -> str | None:
                 for line in src.splitlines():
                     imports.setdefault(line.strip(), None)
                 continue
+            if comment:  # the sentence that introduces this example, as a comment above it
+                code.append("\n".join(comment))
+                comment = []
             code.append(src)
         if code:
-            summary = _summary(text)
             header = f"# {name}: {summary}" if summary else f"# {name}"
             blocks.append(header + "\n" + "\n".join(code))
     if not blocks:
@@ -476,10 +505,31 @@ def load_raw_datasets(cfg: Any):
             raw = split_by_path(filtered(stream), valid_fraction)
     for split in ("train", "valid"):
         _check_columns(raw[split], f"{source.value} [{split}]")
+    train = take_subset(raw["train"], clm.get("max_train_files"), seed, "train")
+    repeat = clm.get("examples_repeat", 1)
+    if repeat != 1:
+        train = repeat_examples(train, repeat, seed)
     return DatasetDict({
-        "train": take_subset(raw["train"], clm.get("max_train_files"), seed, "train"),
+        "train": train,
         "valid": take_subset(raw["valid"], clm.get("max_valid_files"), seed, "valid"),
     })
+
+
+def repeat_examples(train, repeat: int, seed: int):
+    """Give the docstring-example scripts `repeat` times their weight in the training split
+    (validation is left alone). They are the one part of the bundled corpus shaped like the
+    prompts (comment, then a call), and only ~2 % of its text."""
+    from datasets import concatenate_datasets
+
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+        raise ValueError(f"examples_repeat must be an int >= 1, got {repeat!r}")
+    if "path" not in train.column_names:
+        return train
+    idx = [i for i, p in enumerate(train["path"]) if str(p).startswith(EXAMPLES_PREFIX)]
+    if not idx or repeat == 1:
+        return train
+    extra = train.select(idx * (repeat - 1))
+    return concatenate_datasets([train, extra]).shuffle(seed=seed).flatten_indices()
 
 
 def raw_stream(cfg: Any, max_files: int | None = None):

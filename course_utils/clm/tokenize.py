@@ -135,9 +135,11 @@ def _corpus_key(cfg: Any, raw) -> dict[str, Any]:
     """What the bundled tokenizer depends on: reuse a saved one only when all of it matches."""
     train = raw["train"]
     digest = hashlib.md5()
-    paths = train["path"] if "path" in train.column_names else [str(len(c)) for c in train["content"]]
-    for path in sorted(map(str, paths)):
-        digest.update(path.encode("utf-8") + b"\0")
+    # path and size of every file (content changes show up in the size; order does not matter)
+    paths = train["path"] if "path" in train.column_names else [""] * len(train)
+    sizes = [str(len(c)) for c in train["content"]]
+    for item in sorted(f"{p}\0{n}" for p, n in zip(map(str, paths), sizes)):
+        digest.update(item.encode("utf-8") + b"\n")
     clm = getattr(cfg, "clm", cfg)
     return {"vocab_size": clm.get("vocab_size"), "train_chars": clm.get("tokenizer_train_chars"),
             "train_files": len(train), "train_paths_md5": digest.hexdigest()}
