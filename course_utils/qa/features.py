@@ -53,8 +53,14 @@ def _check_questions(tokenizer, questions: Sequence[str], ids: Sequence[Any], ma
     """Each window must keep at least ``stride + 1`` context tokens after the question, or the
     tokenizer panics (Rust) or cannot truncate. Name the first record that does not fit."""
     specials = tokenizer.num_special_tokens_to_add(pair=True)
-    lengths = [len(x) for x in tokenizer(list(questions), add_special_tokens=False)["input_ids"]]
-    for rid, question, n in zip(ids, questions, lengths):
+    # A token covers at least one byte of its text (plus, for SentencePiece, one leading "▁"), so
+    # only questions with more bytes than the free room can be too long: tokenise just those.
+    limit = max_length - specials - stride - 2
+    suspects = [k for k, q in enumerate(questions) if len(q.encode("utf-8", "surrogatepass")) >= limit]
+    if not suspects:
+        return
+    encoded = tokenizer([questions[k] for k in suspects], add_special_tokens=False)["input_ids"]
+    for rid, question, n in zip([ids[k] for k in suspects], [questions[k] for k in suspects], map(len, encoded)):
         room = max_length - specials - n
         if room <= 0:
             raise WindowError(
