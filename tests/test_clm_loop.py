@@ -170,3 +170,30 @@ def test_accelerate_loop_in_process(tmp_path):
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["completed_steps"] == 5 and (tmp_path / "COMPLETE").exists()
     assert latest_checkpoint(tmp_path) is None  # checkpoints are removed once the model is saved
+
+
+def test_accelerate_loop_resume_in_process_is_bit_identical(tmp_path):
+    """The fast sibling of test_clm_resume.py: interrupt after the step-2 checkpoint, resume,
+    and end with exactly the weights and history of an uninterrupted run."""
+    from course_utils.clm.loop import LoopSettings, train_accelerate
+    from course_utils.clm.model import build_model
+
+    tok = tiny_tokenizer()
+    ds = tiny_lm_datasets(tok)
+    s = LoopSettings(batch_size=8, gradient_accumulation_steps=2, max_steps=7, eval_steps=2, logging_steps=1,
+                     warmup_steps=1, mixed_precision="no")
+    quiet = dict(keytoken_ids=[5, 6], print_fn=lambda *a, **k: None)
+    ref_model = build_model(tok, TINY, seed=0)
+    ref = train_accelerate(ref_model, tok, ds, s, tmp_path / "ref", **quiet)
+
+    def stop(step):
+        if step == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_accelerate(build_model(tok, TINY, seed=0), tok, ds, s, tmp_path / "run", step_callback=stop, **quiet)
+    model = build_model(tok, TINY, seed=1)  # other starting weights: everything must come from the checkpoint
+    res = train_accelerate(model, tok, ds, s, tmp_path / "run", resume=True, **quiet)
+    assert res.resumed_from.endswith("step-4")
+    assert res.history == ref.history and res.eval_loss == ref.eval_loss
+    assert all(torch.equal(a, b) for a, b in zip(ref_model.state_dict().values(), model.state_dict().values()))

@@ -45,6 +45,7 @@ __all__ = [
     "latest_checkpoint",
     "CheckpointError",
     "train_accelerate",
+    "make_adamw",
     "AccelerateRun",
     "bare_torch_steps",
     "compare_throughput",
@@ -498,6 +499,17 @@ def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
     return max(done, key=lambda p: int(p.name[5:])) if done else None
 
 
+def make_adamw(params: Any, lr: float):
+    """``torch.optim.AdamW`` with the fused kernel where this torch has one for the device (as
+    ``Trainer``'s default ``adamw_torch_fused``); the course's ``transformers.AdamW`` is gone."""
+    import torch
+
+    try:
+        return torch.optim.AdamW(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # an older torch or an unsupported device
+        return torch.optim.AdamW(params, lr=lr)
+
+
 @dataclass
 class AccelerateRun:
     """What ``train_accelerate`` hands back (also written as ``run_dir/result.json``)."""
@@ -606,7 +618,7 @@ def train_accelerate(
     periodic_dl = None
     if periodic_valid is not lm_datasets["valid"]:
         periodic_dl = make_dataloaders({"train": lm_datasets["train"], "valid": periodic_valid}, settings.batch_size)[1]
-    optimizer = torch.optim.AdamW(get_grouped_params(model, settings.weight_decay), lr=settings.learning_rate)
+    optimizer = make_adamw(get_grouped_params(model, settings.weight_decay), lr=settings.learning_rate)
     accum = settings.gradient_accumulation_steps
     n_proc = accelerator.num_processes
     batches_per_process = math.ceil(len(train_dl) / n_proc)  # what each process will see per epoch
