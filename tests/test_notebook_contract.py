@@ -62,6 +62,12 @@ def test_header(path: Path) -> None:
     for name in ("profile", "output_dir", "seed", "push_to_hub"):
         assert name in declared, f"parameters cell lacks {name}"
     assert ast.literal_eval(declared["push_to_hub"]) is False, "push_to_hub must default to False"
+    import papermill
+
+    seen_by_papermill = set(papermill.inspect_notebook(str(path)))
+    assert set(declared) <= seen_by_papermill, (
+        f"papermill cannot parse {sorted(set(declared) - seen_by_papermill)} "
+        "(an '=' in a comment hides the line from it)")
     markdown = "\n".join(cells(path, "markdown"))
     assert COLAB_PREFIX + path.name in markdown, "Open-in-Colab badge must point at this notebook"
     text = markdown + "\n".join(cells(path))

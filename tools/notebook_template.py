@@ -20,7 +20,7 @@
 # %% tags=["parameters"]
 # Parameters (papermill can override any of these: `-p profile ci`).
 profile = "auto"        # "ci" (seconds), "workshop" (offline laptop), "course" (GPU + Hub), "auto"
-output_dir = None       # hand-over folder shared by the notebooks; None = runs/workspace-<profile>
+output_dir = None       # hand-over folder shared by the notebooks (None: runs/workspace-<profile>)
 seed = 42
 push_to_hub = False
 # Track-specific knobs: None keeps the profile's value.
