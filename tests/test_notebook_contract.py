@@ -77,6 +77,21 @@ def test_header(path: Path) -> None:
     assert heavy < 20_000, "commit notebooks without (big) outputs"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_checked_cells_store_their_expected_output(path: Path) -> None:
+    """nbval compares a `# NBVAL_CHECK_OUTPUT` cell with its stored output: without one (or
+    without an execution count) it fails the cell, so the ci outputs of those cells are committed."""
+    nb = json.loads(path.read_text())
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        if "NBVAL_CHECK_OUTPUT" in "".join(cell["source"]):
+            assert cell.get("outputs"), f"cell {i} is checked by nbval but stores no output"
+        if cell.get("outputs"):
+            assert cell.get("execution_count") is not None, (
+                f"cell {i} stores outputs without an execution count: run tools/fix_checked_cells.py")
+
+
 def setup_cell(path: Path) -> str:
     for source in cells(path):
         if "google.colab" in source:
