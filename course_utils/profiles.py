@@ -274,7 +274,38 @@ def configure_environment(offline: bool, hf_home: str | os.PathLike | None = Non
     if os.environ.get("COURSE_QUIET") == "1":
         # ci: no progress bars in executed notebooks (they bloat outputs); people keep them.
         os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # also transformers' "Loading weights" bars
         os.environ["TQDM_DISABLE"] = "1"
+
+
+# Library messages a learner cannot act on (each checked to be harmless here); the rest stay.
+UNACTIONABLE_MESSAGES = (
+    "loss_type=None",                 # transformers picks the default causal-LM loss: as intended
+    "The attention mask is not set",  # generation on one unpadded prompt: no mask is needed
+    "Setting `pad_token_id` to `eos_token_id`",  # GPT-2 has no pad token: the course does the same
+)
+
+
+class _DropUnactionable:
+    """A logging filter: keeps every record except the ones listed above."""
+
+    def filter(self, record) -> bool:  # logging.Filter protocol
+        text = record.getMessage()
+        return not any(snippet in text for snippet in UNACTIONABLE_MESSAGES)
+
+
+def filter_library_noise() -> None:
+    """Drop the warnings listed in UNACTIONABLE_MESSAGES from transformers' loggers."""
+    import logging
+    import warnings
+
+    for snippet in UNACTIONABLE_MESSAGES:
+        warnings.filterwarnings("ignore", message=f".*{snippet}.*")
+    logger = logging.getLogger("transformers")
+    if not any(isinstance(f, _DropUnactionable) for f in logger.filters):
+        logger.addFilter(_DropUnactionable())
+        for handler in logger.handlers:
+            handler.addFilter(_DropUnactionable())
 
 
 def quiet() -> bool:
@@ -309,5 +340,6 @@ def activate(name: str = "auto", **overrides: Any) -> Profile:
     if prof.name == "ci":
         os.environ["COURSE_QUIET"] = "1"
     configure_environment(prof.offline)
+    filter_library_noise()
     set_seed(prof.seed)
     return prof

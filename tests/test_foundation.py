@@ -123,3 +123,18 @@ def test_workspace_default_and_metrics(tmp_path: Path, monkeypatch: pytest.Monke
     workspace.record_metrics(a=1)
     workspace.record_metrics(b="x")
     assert target.read_text().count('"') == 6  # {"a": 1, "b": "x"}
+
+
+def test_unactionable_library_warnings_are_dropped_others_kept(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    profiles.filter_library_noise()
+    profiles.filter_library_noise()  # idempotent
+    logger = logging.getLogger("transformers.modeling_utils")
+    with caplog.at_level(logging.WARNING, logger="transformers"):
+        logging.getLogger("transformers").warning("`loss_type=None` was set in the config")
+        logging.getLogger("transformers").warning("Some weights were newly initialized: qa_outputs")
+    texts = [r.getMessage() for r in caplog.records]
+    assert not any("loss_type" in t for t in texts)
+    assert any("qa_outputs" in t for t in texts), "instructive warnings must stay"
+    assert logger is not None
