@@ -24,7 +24,8 @@ course: setup
 ## make test: unit tests + every notebook with the ci profile under nbval
 test: setup
 	$(VPY) -m course_utils.run --profile ci --prepare-only --output-dir $(NBDIR)
-	$(VPY) -m pytest tests $(NBDIR) --nbval-lax --nbval-current-env -p no:cacheprovider
+	$(VPY) -m course_utils.run --profile ci --prepare-only --notebook-dir solutions --output-dir build/nb-ci-solutions
+	$(VPY) -m pytest tests $(NBDIR) build/nb-ci-solutions --nbval-lax --nbval-current-env -p no:cacheprovider
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks
