@@ -138,7 +138,9 @@ def execute(
         )
         status, error = "ok", ""
     except PapermillExecutionError as exc:
-        status, error = "failed", f"{exc.ename}: {exc.evalue}"[:500]
+        # Ctrl-C in a terminal reaches the kernel too: its cell then dies of KeyboardInterrupt.
+        status = "interrupted" if exc.ename == "KeyboardInterrupt" else "failed"
+        error = f"{exc.ename}: {exc.evalue}"[:500]
     finally:
         os.environ.pop(METRICS_ENV, None)
     metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
@@ -238,6 +240,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"running {len(notebooks)} notebook(s), profile={args.profile}, into {folder}", flush=True)
     try:
         for i, nb in enumerate(notebooks):
+            if results and results[-1].status == "interrupted":
+                results.extend(Result(n.name, "not run") for n in notebooks[i:])
+                break
             if results and results[-1].status == "failed" and not args.keep_going:
                 results.extend(Result(n.name, "not run") for n in notebooks[i:])
                 break

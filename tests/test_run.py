@@ -110,3 +110,16 @@ def test_parse_value(text: str, value: object) -> None:
 def test_table_lists_metrics() -> None:
     table = run.format_table([run.Result("01_x.ipynb", "ok", 1.25, {"ppl": 42.0})])
     assert "01_x.ipynb" in table and "ppl=42.0" in table and "1.2" in table
+
+
+def test_ctrl_c_in_the_kernel_stops_the_run_and_leaves_a_summary(nbdir: Path, tmp_path: Path) -> None:
+    """A terminal's Ctrl-C interrupts the kernel: the cell dies of KeyboardInterrupt; the runner
+    marks that notebook `interrupted`, runs nothing more (even with --keep-going), keeps a summary."""
+    make_notebook(nbdir / "02_fails.ipynb", "raise KeyboardInterrupt()")
+    out = tmp_path / "run-int"
+    proc = run_cli("--profile", "ci", "--notebook-dir", str(nbdir), "--output-dir", str(out),
+                   "--keep-going")
+    assert proc.returncode == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert [n["status"] for n in summary["notebooks"]] == ["ok", "interrupted", "not run"]
+    assert summary["finished"] is False
