@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from .tokenize import TokenizerError  # one error class for "this tokenizer cannot drive a causal LM"
+
 __all__ = [
     "ModelSizeError",
     "TokenizerError",
@@ -20,10 +22,6 @@ __all__ = [
     "CausalLMCollator",
     "batch_shapes",
 ]
-
-
-class TokenizerError(ValueError):
-    """The tokenizer cannot drive a causal LM (no EOS token, not a fast tokenizer ...)."""
 
 
 class ModelSizeError(ValueError):
