@@ -26,7 +26,7 @@ IMPORT_FILTER_CASES: tuple[tuple[str, bool], ...] = (
     ("import matplotlib.pyplot as plt", True),
     ("def f():\n    import seaborn as sns\n    return sns", True),
     ("import numpy as np\nfrom pandas import DataFrame", True),
-    ("# TODO: port this to pandas one day", False),
+    ("# one day, port this to pandas", False),
     ("name = 'seaborn'", False),
     ("import numpy as np", False),
     ("import pandasql", False),
