@@ -40,6 +40,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "bundled_packages": None,
             "max_scan_files": 600,
             "doc_examples": True,
+            "exclude_tests": False,  # True leaves the libraries' own test suites out of the bundled corpus
             "examples_repeat": 1,  # >1 weights the docstring-example scripts up (train split only)
             "valid_fraction": 0.1,
             "vocab_size": 1000,
@@ -56,6 +57,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "max_steps": 6,
             "eval_steps": 3,
             "logging_steps": 1,
+            "accelerate_max_steps": None,  # notebook 05 (None: max_steps); the workshop keeps it short, 03 shows the quality
             "periodic_eval_chunks": None,  # evaluations during training use this many (None: all)
             "keytoken_alpha": 1.0,
             "num_proc": 1,
@@ -75,6 +77,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "warmup_ratio": 0.1,
             "num_train_epochs": 1,
             "max_steps": 4,
+            "accelerate_num_train_epochs": None,  # notebook 09 (None: num_train_epochs); 08 shows the quality
             "dynamic_padding": True,
             "num_proc": 1,
             "dropout": 0.0,
@@ -91,6 +94,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "bundled_packages": None,
             "max_scan_files": None,
             "doc_examples": True,
+            "exclude_tests": False,  # True leaves the libraries' own test suites out of the bundled corpus
             "examples_repeat": 1,  # >1 weights the docstring-example scripts up (train split only)
             "valid_fraction": 0.1,
             "vocab_size": 8000,
@@ -107,6 +111,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "max_steps": 600,  # ~8 min at ~5,300 tokens/s on 2 cores
             "eval_steps": 120,
             "logging_steps": 25,
+            "accelerate_max_steps": 200,  # notebook 05 (None: max_steps); the workshop keeps it short, 03 shows the quality
             "periodic_eval_chunks": 512,  # evaluations during training use this many (None: all)
             "keytoken_alpha": 1.0,
             "num_proc": 2,
@@ -126,6 +131,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "warmup_ratio": 0.1,
             "num_train_epochs": 8,  # ~8-9 min on 2 CPU cores with dynamic padding
             "max_steps": -1,
+            "accelerate_num_train_epochs": 3,  # notebook 09 (None: num_train_epochs); 08 shows the quality
             "dynamic_padding": True,
             "num_proc": 1,
             "dropout": 0.0,
@@ -143,6 +149,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "bundled_packages": None,
             "max_scan_files": None,  # caps the scan when streaming an unfiltered Hub dump
             "doc_examples": True,
+            "exclude_tests": False,  # True leaves the libraries' own test suites out of the bundled corpus
             "examples_repeat": 1,  # >1 weights the docstring-example scripts up (train split only)
             "valid_fraction": 0.1,
             "vocab_size": None,  # taken from the tokenizer
@@ -159,6 +166,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "max_steps": -1,
             "eval_steps": 5000,
             "logging_steps": 500,
+            "accelerate_max_steps": None,  # notebook 05 (None: max_steps); the workshop keeps it short, 03 shows the quality
             "periodic_eval_chunks": None,  # evaluations during training use this many (None: all)
             "keytoken_alpha": 1.0,
             "num_proc": 4,
@@ -178,6 +186,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "warmup_ratio": 0.0,
             "num_train_epochs": 3,
             "max_steps": -1,
+            "accelerate_num_train_epochs": None,  # notebook 09 (None: num_train_epochs); 08 shows the quality
             "dynamic_padding": False,
             "num_proc": 4,
             "dropout": None,  # keep the checkpoint's own dropout (0.1 for bert-base-cased)

@@ -382,3 +382,42 @@ def test_repeat_examples_weights_only_example_scripts():
     assert corpus.repeat_examples(train, 1, seed=0)["path"] == train["path"]
     with pytest.raises(ValueError, match="examples_repeat must be an int >= 1"):
         corpus.repeat_examples(train, 0, seed=0)
+
+
+def test_examples_script_keeps_a_wrapped_import_whole():
+    # an import split over two lines in a doctest (``... ConstantKernel)``) must stay one statement
+    module = (
+        'def f():\n'
+        '    """Fit a kernel.\n\n'
+        '    >>> from sklearn.gaussian_process.kernels import (RBF,\n'
+        '    ...     ConstantKernel)\n'
+        '    >>> kernel = ConstantKernel() * RBF()\n'
+        '    """\n'
+    )
+    script = examples_script(module)
+    assert script.startswith("from sklearn.gaussian_process.kernels import RBF, ConstantKernel\n")
+    compile(script, "<examples>", "exec")
+
+
+def test_every_bundled_examples_script_is_valid_python():
+    from pathlib import Path
+
+    scripts = 0
+    for _, file in corpus.bundled_files(["sklearn", "pandas", "matplotlib", "seaborn"]):
+        script = examples_script(Path(file).read_text(encoding="utf-8", errors="replace"))
+        if script is not None:
+            scripts += 1
+            compile(script, file, "exec")
+    assert scripts > 100
+
+
+def test_bundled_order_does_not_depend_on_the_install_location(monkeypatch, tmp_path):
+    import shutil
+
+    real = corpus.package_dir("seaborn")
+    copy = tmp_path / "elsewhere" / "seaborn"
+    shutil.copytree(real, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    here = [r["path"] for r in bundled_stream(["seaborn"], doc_examples=False, max_files=15)]
+    monkeypatch.setattr(corpus, "package_dir", lambda name: copy if name == "seaborn" else real)
+    there = [r["path"] for r in bundled_stream(["seaborn"], doc_examples=False, max_files=15)]
+    assert here == there

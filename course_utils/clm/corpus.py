@@ -286,8 +286,9 @@ def examples_script(source: str) -> str | None:
             except SyntaxError:
                 continue
             if parsed.body and all(isinstance(s, (ast.Import, ast.ImportFrom)) for s in parsed.body):
-                for line in src.splitlines():
-                    imports.setdefault(line.strip(), None)
+                # one line per statement: an import wrapped over several lines stays whole
+                for stmt in parsed.body:
+                    imports.setdefault(ast.unparse(stmt), None)
                 continue
             if comment:  # the sentence that introduces this example, as a comment above it
                 code.append("\n".join(comment))
@@ -337,20 +338,41 @@ def _path_hash(path: str) -> int:
     return int.from_bytes(hashlib.md5(path.encode("utf-8")).digest()[:8], "big")
 
 
+def is_test_file(relative_path: str) -> bool:
+    """A library's own test suite (``*/tests/*``, ``test_*.py``, ``conftest.py``): thousands of
+    ``assert`` lines that look nothing like a data-science script."""
+    parts = relative_path.split("/")
+    name = parts[-1]
+    return (any(p in {"tests", "testing"} for p in parts[:-1])
+            or name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py")
+
+
 def bundled_stream(
     packages: Sequence[str] = DEFAULT_BUNDLED_PACKAGES,
     doc_examples: bool = True,
     max_files: int | None = None,
+    exclude_tests: bool = False,
 ):
     """The installed packages as a streaming ``IterableDataset`` with the codeparrot columns.
 
     Like ``load_dataset(..., streaming=True)``: nothing is read until it is iterated, one file at
-    a time. Files come in a fixed pseudo-random order (by path hash, like the shuffled Hub
+    a time. ``exclude_tests`` leaves the libraries' test suites out (see :func:`is_test_file`). Files come in a fixed pseudo-random order (by path hash, like the shuffled Hub
     dump), so ``max_files`` (the ci profile's small scan) samples every package.
     """
     from datasets import IterableDataset
 
-    files = sorted(bundled_files(packages), key=lambda pf: _path_hash(pf[1]))
+    # hash the package-relative path, never the absolute one: the order (and so every subset a
+    # profile takes) must not depend on where the environment is installed. The "order:" salt
+    # keeps this hash independent of the train/valid split's, or a small scan (the first files
+    # in this order) would land in one split only.
+    roots = {name: package_dir(name) for name in packages}
+
+    def relative(pf: tuple[str, str]) -> str:
+        return Path(pf[1]).relative_to(roots[pf[0]].parent).as_posix()
+
+    files = sorted(bundled_files(packages), key=lambda pf: _path_hash("order:" + relative(pf)))
+    if exclude_tests:
+        files = [pf for pf in files if not is_test_file(relative(pf))]
     if max_files is not None:
         if isinstance(max_files, bool) or not isinstance(max_files, int) or max_files <= 0:
             raise ValueError(f"max_scan_files must be a positive int or None, got {max_files!r}")
@@ -471,7 +493,8 @@ def load_raw_datasets(cfg: Any):
     if source.kind == "bundled":
         stream = bundled_stream(clm.get("bundled_packages") or DEFAULT_BUNDLED_PACKAGES,
                                 doc_examples=clm.get("doc_examples", True),
-                                max_files=clm.get("max_scan_files"))
+                                max_files=clm.get("max_scan_files"),
+                                exclude_tests=bool(clm.get("exclude_tests", False)))
         raw = split_by_path(filtered(stream), valid_fraction)
     elif source.kind == "hub":
         base = source.value
@@ -545,7 +568,8 @@ def raw_stream(cfg: Any, max_files: int | None = None):
     source = resolve_source(clm.get("corpus_source", "bundled"), "clm_corpus_source")
     if source.kind == "bundled":
         return bundled_stream(clm.get("bundled_packages") or DEFAULT_BUNDLED_PACKAGES,
-                              doc_examples=clm.get("doc_examples", True), max_files=max_files)
+                              doc_examples=clm.get("doc_examples", True), max_files=max_files,
+                              exclude_tests=bool(clm.get("exclude_tests", False)))
     if source.kind == "hub":
         hub_id = source.value
         if hub_id.removesuffix("-train").removesuffix("-valid").endswith("codeparrot-ds"):
