@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import inspect
+import os
+import sys
 from typing import Any, Callable, Iterable
 
 
@@ -31,3 +33,21 @@ def changed_box(items: Iterable[str], title: str = "What changed from the course
         return text
     display(Markdown(f"> " + text.replace("\n", "\n> ")))
     return None
+
+
+def widgets_available() -> bool:
+    """True only where someone can move a widget: a live Jupyter/Colab kernel with ipywidgets.
+
+    Batch runs have a kernel but nobody to click, so they get the printed fallback: papermill
+    (detected by its module), ``course_utils.run`` (it sets ``COURSE_METRICS_FILE``) and the quiet
+    ci profile (``COURSE_QUIET``).
+    """
+    if os.environ.get("COURSE_QUIET") == "1" or os.environ.get("COURSE_METRICS_FILE") or "papermill" in sys.modules:
+        return False
+    try:
+        import ipywidgets  # noqa: F401
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None

@@ -421,3 +421,32 @@ def test_bundled_order_does_not_depend_on_the_install_location(monkeypatch, tmp_
     monkeypatch.setattr(corpus, "package_dir", lambda name: copy if name == "seaborn" else real)
     there = [r["path"] for r in bundled_stream(["seaborn"], doc_examples=False, max_files=15)]
     assert here == there
+
+
+def test_is_test_file():
+    assert corpus.is_test_file("sklearn/linear_model/tests/test_bayes.py")
+    assert corpus.is_test_file("pandas/_testing/__init__.py") is False  # a helper module, not a test suite
+    assert corpus.is_test_file("pandas/testing/asserters.py")
+    assert corpus.is_test_file("seaborn/conftest.py")
+    assert corpus.is_test_file("matplotlib/test_util.py")
+    assert not corpus.is_test_file("sklearn/model_selection/_split.py")
+    assert not corpus.is_test_file("sklearn/utils/_testing.py")
+
+
+def test_exclude_tests_leaves_the_test_suites_out():
+    with_tests = [r["path"] for r in bundled_stream(["sklearn"], doc_examples=False, max_files=200)]
+    without = [r["path"] for r in bundled_stream(["sklearn"], doc_examples=False, max_files=200, exclude_tests=True)]
+    assert any(corpus.is_test_file(p) for p in with_tests)
+    assert without and not any(corpus.is_test_file(p) for p in without)
+    # the order of the files that remain is the same
+    assert [p for p in with_tests if not corpus.is_test_file(p)] == without[: len([p for p in with_tests if not corpus.is_test_file(p)])]
+
+
+def test_corpus_summary_counts_tests_and_examples():
+    from datasets import Dataset, DatasetDict
+
+    ds = Dataset.from_dict({"path": ["a/tests/test_x.py", "a/core.py", corpus.EXAMPLES_PREFIX + "a/core.py"],
+                            "content": ["assert 1", "def f(): pass", "import a\n"]})
+    summary = corpus.corpus_summary(DatasetDict(train=ds))["train"]
+    assert summary == {"files": 3, "characters": 8 + 13 + 9, "test_files": 1, "test_characters": 8,
+                       "example_scripts": 1, "example_characters": 9}

@@ -105,6 +105,24 @@ def test_comment_prompts_and_baseline():
     assert repeat_last_line(prompts[0]["prompt"]) == "df = pd.read_csv('a.csv')"
 
 
+def test_held_out_prompt_sets_split_scripts_from_library_code():
+    from datasets import Dataset
+
+    from course_utils.clm.corpus import EXAMPLES_PREFIX
+    from course_utils.clm.generate import held_out_prompt_sets
+
+    script = "import pandas as pd\ndf = pd.DataFrame({'a': [1]})\n# Group by column a and take the mean\ndf.groupby('a').mean()\n"
+    module = "def f(x):\n    y = x\n    # Check the argument type first\n    if not isinstance(y, int):\n        raise TypeError\n"
+    valid = Dataset.from_dict({"path": [EXAMPLES_PREFIX + "pandas/core/groupby.py", "pandas/core/groupby.py"],
+                               "content": [script, module]})
+    sets = held_out_prompt_sets(valid)
+    assert list(sets) == ["data-science scripts", "library code"]
+    assert sets["data-science scripts"][0]["truth"] == "df.groupby('a').mean()"
+    assert sets["library code"][0]["truth"] == "if not isinstance(y, int):"
+    only_modules = held_out_prompt_sets(valid.select([1]))
+    assert list(only_modules) == ["library code"]  # an empty set is left out, not an error later
+
+
 def test_compare_with_baseline_counts(pipe):
     from course_utils.clm.generate import compare_with_repeat_baseline
 

@@ -138,3 +138,29 @@ def test_unactionable_library_warnings_are_dropped_others_kept(caplog: pytest.Lo
     assert not any("loss_type" in t for t in texts)
     assert any("qa_outputs" in t for t in texts), "instructive warnings must stay"
     assert logger is not None
+
+
+def test_widgets_fall_back_to_text_in_every_batch_setting(monkeypatch):
+    import sys
+    import types
+
+    from course_utils import viz
+
+    class Shell:
+        kernel = object()
+
+    fake_ipython = types.SimpleNamespace(get_ipython=lambda: Shell())
+    monkeypatch.setitem(sys.modules, "IPython", fake_ipython)
+    monkeypatch.setitem(sys.modules, "ipywidgets", types.ModuleType("ipywidgets"))
+    monkeypatch.delitem(sys.modules, "papermill", raising=False)
+    monkeypatch.delenv("COURSE_QUIET", raising=False)
+    monkeypatch.delenv("COURSE_METRICS_FILE", raising=False)
+    assert viz.widgets_available()  # a live kernel with ipywidgets
+    monkeypatch.setenv("COURSE_METRICS_FILE", "/tmp/m.json")  # course_utils.run
+    assert not viz.widgets_available()
+    monkeypatch.delenv("COURSE_METRICS_FILE")
+    monkeypatch.setenv("COURSE_QUIET", "1")  # the ci profile
+    assert not viz.widgets_available()
+    monkeypatch.delenv("COURSE_QUIET")
+    monkeypatch.setitem(sys.modules, "papermill", types.ModuleType("papermill"))
+    assert not viz.widgets_available()

@@ -284,9 +284,9 @@ def test_example_windows_and_their_pictures(tokenizer):
 
 def test_window_explorer_prints_without_widgets(tokenizer, capsys):
     from course_utils.qa.data import worked_example
-    from course_utils.qa.widgets import widgets_enabled, window_explorer
+    from course_utils.qa.widgets import widgets_available, window_explorer
 
-    assert not widgets_enabled()  # no kernel in a test
+    assert not widgets_available()  # no kernel in a test
     out = window_explorer(tokenizer, worked_example(), max_length=100, stride=50)
     assert out.startswith("max_length=100, stride=50: ") and "window 0:" in out
     assert out in capsys.readouterr().out

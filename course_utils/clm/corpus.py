@@ -588,13 +588,20 @@ def raw_stream(cfg: Any, max_files: int | None = None):
 
 
 def corpus_summary(raw) -> dict[str, dict[str, int]]:
-    """Files, characters and docstring-example scripts per split (for the notebook's table)."""
+    """Files and characters per split, and how much of it is library tests and docstring-example
+    scripts: the mix decides what the model learns to write (see notebook 04)."""
     out = {}
     for split, ds in raw.items():
-        paths = ds["path"] if "path" in ds.column_names else []
+        paths = [str(p) for p in ds["path"]] if "path" in ds.column_names else [""] * len(ds)
+        sizes = [len(c) for c in ds["content"]]
+        examples = [p.startswith(EXAMPLES_PREFIX) for p in paths]
+        tests = [not e and is_test_file(p) for p, e in zip(paths, examples)]
         out[split] = {
             "files": len(ds),
-            "characters": sum(len(c) for c in ds["content"]),
-            "example_scripts": sum(str(p).startswith(EXAMPLES_PREFIX) for p in paths),
+            "characters": sum(sizes),
+            "test_files": sum(tests),
+            "test_characters": sum(n for n, t in zip(sizes, tests) if t),
+            "example_scripts": sum(examples),
+            "example_characters": sum(n for n, e in zip(sizes, examples) if e),
         }
     return out

@@ -23,6 +23,7 @@ __all__ = [
     "first_line",
     "run_course_prompts",
     "comment_prompts",
+    "held_out_prompt_sets",
     "repeat_last_line",
     "compare_with_repeat_baseline",
 ]
@@ -227,6 +228,25 @@ def comment_prompts(texts: Iterable[str], n: int = 40, context_lines: int = 12, 
             found.append({"prompt": "\n".join(lines[start:i + 1]) + "\n", "truth": nxt.strip()})
     random.Random(seed).shuffle(found)
     return found[:n]
+
+
+def held_out_prompt_sets(valid: Any, n: int = 40, seed: int = 0) -> dict[str, list[dict[str, str]]]:
+    """Comment-then-code prompts from the validation split, in two sets that score very differently.
+
+    ``"data-science scripts"`` come from the held-out docstring-example scripts (``import pandas as
+    pd``, then calls): the kind of prompt the lesson is about. ``"library code"`` comes from the
+    libraries' own modules, where the next line is argument checking or plumbing and repeating the
+    previous line is a strong guess. A set with no prompt (a tiny corpus) is left out.
+    """
+    from .corpus import EXAMPLES_PREFIX
+
+    paths = [str(p) for p in valid["path"]] if "path" in valid.column_names else [""] * len(valid)
+    texts = list(valid["content"])
+    scripts = [t for p, t in zip(paths, texts) if p.startswith(EXAMPLES_PREFIX)]
+    library = [t for p, t in zip(paths, texts) if not p.startswith(EXAMPLES_PREFIX)]
+    sets = {"data-science scripts": comment_prompts(scripts, n=n, seed=seed),
+            "library code": comment_prompts(library, n=n, seed=seed)}
+    return {name: prompts for name, prompts in sets.items() if prompts}
 
 
 def repeat_last_line(prompt: str) -> str:

@@ -5,30 +5,12 @@ completion of the starting prompt instead, so an executed notebook always shows 
 """
 from __future__ import annotations
 
-import os
-import sys
 from typing import Any
 
+from ..viz import widgets_available
 from .generate import complete
 
 __all__ = ["widgets_available", "completion_box"]
-
-
-def widgets_available() -> bool:
-    """True in a live Jupyter/Colab front end with ipywidgets installed.
-
-    Batch execution (papermill, nbval, ``course_utils.run``) has a kernel but nobody to click:
-    those runs set ``COURSE_QUIET`` (ci) or run under papermill, which we detect by its module.
-    """
-    if os.environ.get("COURSE_QUIET") == "1" or "papermill" in sys.modules:
-        return False
-    try:
-        import ipywidgets  # noqa: F401
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def completion_box(

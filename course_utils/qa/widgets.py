@@ -6,32 +6,17 @@
 """
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from ..profiles import quiet
+from ..viz import widgets_available
 from .viz import example_windows, windows_html, windows_text
-
-
-def widgets_enabled() -> bool:
-    """Widgets only where someone can move them: an IPython kernel with ipywidgets, not a batch
-    run (`course_utils.run` sets ``COURSE_METRICS_FILE``) and not the quiet ci profile."""
-    if quiet() or os.environ.get("COURSE_METRICS_FILE"):
-        return False
-    try:
-        import ipywidgets  # noqa: F401
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def window_explorer(tokenizer: Any, example: dict, max_length: int = 100, stride: int = 50,
                     interactive: bool | None = None) -> Any:
     """Sliders for ``max_length`` / ``stride`` over one `squad`-schema example.
 
-    ``interactive=None`` decides with `widgets_enabled`; without widgets the windows for the given
+    ``interactive=None`` decides with `widgets_available`; without widgets the windows for the given
     sizes are printed once (and the same text is returned).
     """
     question, context = example["question"], example["context"]
@@ -45,7 +30,7 @@ def window_explorer(tokenizer: Any, example: dict, max_length: int = 100, stride
         return windows, head
 
     if interactive is None:
-        interactive = widgets_enabled()
+        interactive = widgets_available()
     if not interactive:
         windows, head = summary(max_length, stride)
         out = head + "\n" + windows_text(windows, context)
@@ -125,7 +110,7 @@ def qa_box(question_answerer: Any, context: str, question: str, top_k: int = 3,
         return result if isinstance(result, list) else [result]
 
     if interactive is None:
-        interactive = widgets_enabled()
+        interactive = widgets_available()
     if not interactive:
         text = answer_text(context, ask(question, context, top_k))
         print(text)
