@@ -356,8 +356,9 @@ def bundled_stream(
     """The installed packages as a streaming ``IterableDataset`` with the codeparrot columns.
 
     Like ``load_dataset(..., streaming=True)``: nothing is read until it is iterated, one file at
-    a time. ``exclude_tests`` leaves the libraries' test suites out (see :func:`is_test_file`). Files come in a fixed pseudo-random order (by path hash, like the shuffled Hub
-    dump), so ``max_files`` (the ci profile's small scan) samples every package.
+    a time. Files come in a fixed pseudo-random order (by path hash, like the shuffled Hub dump),
+    so ``max_files`` (the ci profile's small scan) samples every package. ``exclude_tests``
+    leaves the libraries' test suites out (see :func:`is_test_file`).
     """
     from datasets import IterableDataset
 
