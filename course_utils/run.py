@@ -71,6 +71,19 @@ def notebook_parameters(path: Path) -> set[str]:
     return set(papermill.inspect_notebook(str(path)))
 
 
+def absolute_sources(params: dict[str, Any]) -> dict[str, Any]:
+    """An asset parameter (``*_source``) naming a path that exists from here is made absolute.
+
+    The kernels run inside the notebooks' folder, so ``-p qa_data_source ../shared/...`` typed at
+    the project root would otherwise point somewhere else. Hub ids and ``bundled`` stay as they are.
+    """
+    out = dict(params)
+    for name, value in params.items():
+        if name.endswith("_source") and isinstance(value, str) and value and Path(value).exists():
+            out[name] = str(Path(value).resolve())
+    return out
+
+
 def split_parameters(
     notebooks: Sequence[Path], params: dict[str, Any]
 ) -> dict[Path, dict[str, Any]]:
@@ -199,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["COURSE_QUIET"] = "1"
 
     notebooks = find_notebooks(args.notebooks, Path(args.notebook_dir))
-    user_params = {name: parse_value(value) for name, value in args.parameter}
+    user_params = absolute_sources({name: parse_value(value) for name, value in args.parameter})
     for reserved in ALWAYS_PASSED:
         if reserved in user_params:
             raise SystemExit(f"use --{reserved.replace('_', '-')} instead of -p {reserved}")

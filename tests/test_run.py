@@ -123,3 +123,17 @@ def test_ctrl_c_in_the_kernel_stops_the_run_and_leaves_a_summary(nbdir: Path, tm
     summary = json.loads((out / "summary.json").read_text())
     assert [n["status"] for n in summary["notebooks"]] == ["ok", "interrupted", "not run"]
     assert summary["finished"] is False
+
+
+def test_relative_asset_paths_are_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from course_utils.run import absolute_sources
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.jsonl").write_text("{}\n")
+    monkeypatch.chdir(tmp_path)
+    out = absolute_sources({"qa_data_source": "data/train.jsonl", "qa_encoder_source": "bundled",
+                            "clm_corpus_source": "transformersbook/codeparrot-train", "qa_learning_rate": 1e-4,
+                            "qa_eval_source": "missing/dev.json"})
+    assert out == {"qa_data_source": str(tmp_path / "data" / "train.jsonl"), "qa_encoder_source": "bundled",
+                   "clm_corpus_source": "transformersbook/codeparrot-train", "qa_learning_rate": 1e-4,
+                   "qa_eval_source": "missing/dev.json"}  # a missing path is left for the notebook's clear error
