@@ -339,13 +339,39 @@ def set_seed(seed: int) -> None:
         pass
 
 
+# Profile knobs a batch run sets for *every* notebook (JSON), whether or not a notebook's
+# parameters cell lists them: `python -m course_utils.run -p clm_exclude_tests False` must give
+# notebooks 01-05 the same corpus, though only some of them declare that knob.
+BATCH_OVERRIDES_ENV = "COURSE_PROFILE_OVERRIDES"
+
+
+def profile_knobs() -> set[str]:
+    """Every ``clm_<key>`` / ``qa_<key>`` name a profile accepts."""
+    return {f"{track}_{key}" for prof in PROFILES.values() for track in ("clm", "qa") for key in prof[track]}
+
+
+def batch_overrides() -> dict[str, Any]:
+    """The knobs the batch runner set for the whole run (empty outside a batch run)."""
+    import json
+
+    text = os.environ.get(BATCH_OVERRIDES_ENV)
+    if not text:
+        return {}
+    values = json.loads(text)
+    if not isinstance(values, dict):
+        raise ValueError(f"{BATCH_OVERRIDES_ENV} must hold a JSON object, got {text[:80]!r}")
+    return values
+
+
 def activate(name: str = "auto", **overrides: Any) -> Profile:
     """Resolve a profile, configure the environment for it and seed everything.
 
     Call it in the first code cell after the parameters cell, before importing any Hugging Face
-    library. The ci profile also switches progress bars off.
+    library. The ci profile also switches progress bars off. A knob the batch runner set for the
+    whole run applies unless the notebook's own parameter sets it.
     """
-    prof = get_profile(name, **overrides)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    prof = get_profile(name, **{**batch_overrides(), **given})
     if prof.name == "ci":
         os.environ["COURSE_QUIET"] = "1"
     configure_environment(prof.offline)

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from .profiles import PROFILE_NAMES, PROJECT_ROOT
+from .profiles import BATCH_OVERRIDES_ENV, PROFILE_NAMES, PROJECT_ROOT, profile_knobs
 from .workspace import METRICS_ENV, timestamp
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
@@ -85,11 +85,12 @@ def absolute_sources(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def split_parameters(
-    notebooks: Sequence[Path], params: dict[str, Any]
+    notebooks: Sequence[Path], params: dict[str, Any], shared: set[str] = frozenset()
 ) -> dict[Path, dict[str, Any]]:
     """Give each notebook only the parameters its `parameters` cell declares.
 
-    A name that no selected notebook declares is a typo, not something to inject silently.
+    A name that no selected notebook declares is a typo, not something to inject silently,
+    unless it is in `shared` (profile knobs, which reach every notebook through the environment).
     """
     declared = {nb: notebook_parameters(nb) for nb in notebooks}
     for nb, names in declared.items():
@@ -97,7 +98,7 @@ def split_parameters(
         if missing:
             raise SystemExit(f"{nb.name}: parameters cell lacks {', '.join(missing)}")
     everything = set().union(*declared.values())
-    unknown = sorted(set(params) - everything)
+    unknown = sorted(set(params) - everything - set(shared))
     if unknown:
         raise SystemExit(
             f"unknown parameter(s) {', '.join(unknown)}: no selected notebook declares them. "
@@ -224,7 +225,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, path in prepared_sources(args.assets).items():
             if name in declared:
                 user_params.setdefault(name, path)
-    per_notebook = split_parameters(notebooks, user_params)
+    # Profile knobs also go to every kernel through the environment (not with --prepare-only:
+    # nothing executes here, so only what the notebooks declare can be injected).
+    shared = set() if args.prepare_only else {k for k in user_params if k in profile_knobs()}
+    per_notebook = split_parameters(notebooks, user_params, shared)
     if args.prepare_only:
         folder = Path(args.output_dir or PROJECT_ROOT / "build" / f"nb-{args.profile}").resolve()
         prepare_folder(folder)
@@ -249,6 +253,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     (folder / "metrics").mkdir()
+    os.environ[BATCH_OVERRIDES_ENV] = json.dumps({k: user_params[k] for k in shared})
+    try:
+        return _run_all(args, notebooks, folder, base, per_notebook, user_params)
+    finally:
+        os.environ.pop(BATCH_OVERRIDES_ENV, None)  # the kernels had it; this process keeps nothing
+
+
+def _run_all(args: argparse.Namespace, notebooks: Sequence[Path], folder: Path, base: dict[str, Any],
+             per_notebook: dict[Path, dict[str, Any]], user_params: dict[str, Any]) -> int:
     results: list[Result] = []
     print(f"running {len(notebooks)} notebook(s), profile={args.profile}, into {folder}", flush=True)
     try:

@@ -164,3 +164,16 @@ def test_widgets_fall_back_to_text_in_every_batch_setting(monkeypatch):
     monkeypatch.delenv("COURSE_QUIET")
     monkeypatch.setitem(sys.modules, "papermill", types.ModuleType("papermill"))
     assert not viz.widgets_available()
+
+
+def test_batch_overrides_apply_unless_the_notebook_sets_the_knob(monkeypatch: pytest.MonkeyPatch) -> None:
+    from course_utils.profiles import BATCH_OVERRIDES_ENV, activate, get_profile
+
+    monkeypatch.setenv(BATCH_OVERRIDES_ENV, '{"clm_exclude_tests": true, "qa_stride": 16}')
+    cfg = activate("ci", qa_stride=None)  # the notebook left it at None: the run's value applies
+    assert cfg.clm["exclude_tests"] is True and cfg.qa["stride"] == 16
+    assert activate("ci", qa_stride=24).qa["stride"] == 24  # the notebook's own value wins
+    assert get_profile("ci").qa["stride"] == 32  # get_profile alone never reads the environment
+    monkeypatch.setenv(BATCH_OVERRIDES_ENV, '["not", "an", "object"]')
+    with pytest.raises(ValueError, match="JSON object"):
+        activate("ci")

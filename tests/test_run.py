@@ -137,3 +137,32 @@ def test_relative_asset_paths_are_made_absolute(tmp_path: Path, monkeypatch: pyt
     assert out == {"qa_data_source": str(tmp_path / "data" / "train.jsonl"), "qa_encoder_source": "bundled",
                    "clm_corpus_source": "transformersbook/codeparrot-train", "qa_learning_rate": 1e-4,
                    "qa_eval_source": "missing/dev.json"}  # a missing path is left for the notebook's clear error
+
+
+def test_profile_knobs_reach_every_notebook_declared_or_not(tmp_path: Path) -> None:
+    import os
+
+    d = tmp_path / "nbs"
+    d.mkdir()
+    body = ("from course_utils.profiles import activate\n"
+            "from course_utils.workspace import record_metrics\n"
+            "cfg = activate(profile, clm_max_steps={steps})\n"
+            "record_metrics(exclude_tests=cfg.clm['exclude_tests'], max_steps=cfg.clm['max_steps'])")
+    # 01 declares neither knob; 02 declares clm_max_steps and sets it itself in code
+    make_notebook(d / "01_reads.ipynb", body.format(steps="None"))
+    make_notebook(d / "02_declares.ipynb", body.format(steps="clm_max_steps"),
+                  params="profile = 'ci'\noutput_dir = None\nclm_max_steps = None\n")
+    out = tmp_path / "r"
+    assert run.main(["--profile", "ci", "--notebook-dir", str(d), "--output-dir", str(out),
+                     "-p", "clm_exclude_tests", "True", "-p", "clm_max_steps", "3"]) == 0
+    metrics = {p.stem: json.loads(p.read_text()) for p in (out / "metrics").glob("*.json")}
+    assert metrics == {"01_reads": {"exclude_tests": True, "max_steps": 3},
+                       "02_declares": {"exclude_tests": True, "max_steps": 3}}
+    assert "COURSE_PROFILE_OVERRIDES" not in os.environ  # nothing leaks into this process
+    # a misspelt knob is still an error, and --prepare-only injects only declared parameters
+    with pytest.raises(SystemExit, match="unknown parameter.*clm_exclude_test\\b"):
+        run.main(["--profile", "ci", "--notebook-dir", str(d), "--output-dir", str(tmp_path / "r2"),
+                  "-p", "clm_exclude_test", "True"])
+    with pytest.raises(SystemExit, match="unknown parameter.*clm_exclude_tests"):
+        run.main(["--profile", "ci", "--notebook-dir", str(d), "--output-dir", str(tmp_path / "r3"),
+                  "--prepare-only", "-p", "clm_exclude_tests", "True"])
