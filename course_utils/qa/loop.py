@@ -38,6 +38,7 @@ from transformers import (
 )
 
 from ..profiles import quiet
+from .postprocess import concat_padded  # noqa: F401  (re-exported: the loop's evaluation uses it)
 
 MODEL_COLUMNS = ("input_ids", "token_type_ids", "attention_mask", "start_positions", "end_positions")
 EVAL_ONLY_COLUMNS = ("example_id", "offset_mapping")
@@ -160,27 +161,6 @@ def model_features(features: Any) -> Any:
     """The columns the model takes (``example_id``/``offset_mapping`` stay in the full features)."""
     drop = [c for c in features.column_names if c not in MODEL_COLUMNS]
     return features.remove_columns(drop) if drop else features
-
-
-# ---------------------------------------------------------------------------------------------
-# logits of variable width
-# ---------------------------------------------------------------------------------------------
-def concat_padded(chunks: Iterable[np.ndarray], pad_value: float = -100.0) -> np.ndarray:
-    """Stack ``(batch, length_i)`` arrays of different widths into one ``(n, max length)`` array.
-
-    With dynamic padding every batch has its own width; the missing positions get -100, which
-    post-processing never picks (they are outside every context).
-    """
-    chunks = [np.asarray(c) for c in chunks]
-    if not chunks:
-        raise ValueError("no logits to concatenate (empty evaluation set?)")
-    width = max(c.shape[1] for c in chunks)
-    out = np.full((sum(len(c) for c in chunks), width), pad_value, dtype=np.float32)
-    row = 0
-    for c in chunks:
-        out[row : row + len(c), : c.shape[1]] = c
-        row += len(c)
-    return out
 
 
 def qa_metrics(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -463,14 +463,24 @@ def predict_logits(model: Any, features: Any, batch_size: int = 32, pad_value: f
             out = model(**batch)
             starts.append(out.start_logits.float().cpu().numpy())
             ends.append(out.end_logits.float().cpu().numpy())
-    width = max((s.shape[1] for s in starts), default=0)
+    if not starts:  # no window at all: empty logits, as the rest of post-processing expects
+        return np.zeros((0, 0), dtype=np.float32), np.zeros((0, 0), dtype=np.float32)
+    return concat_padded(starts, pad_value), concat_padded(ends, pad_value)
 
-    def stack(chunks: list[np.ndarray]) -> np.ndarray:
-        full = np.full((sum(len(c) for c in chunks), width), pad_value, dtype=np.float32)
-        row = 0
-        for c in chunks:
-            full[row:row + len(c), :c.shape[1]] = c
-            row += len(c)
-        return full
 
-    return stack(starts), stack(ends)
+def concat_padded(chunks: Iterable[np.ndarray], pad_value: float = -100.0) -> np.ndarray:
+    """Stack ``(batch, length_i)`` arrays of different widths into one ``(n, max length)`` array.
+
+    With dynamic padding every batch has its own width; the missing positions get -100, which
+    post-processing never picks (they are outside every context).
+    """
+    chunks = [np.asarray(c) for c in chunks]
+    if not chunks:
+        raise ValueError("no logits to concatenate (empty evaluation set?)")
+    width = max(c.shape[1] for c in chunks)
+    out = np.full((sum(len(c) for c in chunks), width), pad_value, dtype=np.float32)
+    row = 0
+    for c in chunks:
+        out[row : row + len(c), : c.shape[1]] = c
+        row += len(c)
+    return out
