@@ -445,8 +445,19 @@ def test_exclude_tests_leaves_the_test_suites_out():
 def test_corpus_summary_counts_tests_and_examples():
     from datasets import Dataset, DatasetDict
 
-    ds = Dataset.from_dict({"path": ["a/tests/test_x.py", "a/core.py", corpus.EXAMPLES_PREFIX + "a/core.py"],
-                            "content": ["assert 1", "def f(): pass", "import a\n"]})
+    ds = Dataset.from_dict({"path": ["a/tests/test_x.py", "a/core.py", corpus.EXAMPLES_PREFIX + "a/core.py",
+                                     "galleries/seaborn/examples/test_plot.py"],
+                            "content": ["assert 1", "def f(): pass", "import a\n", "plt.show()"]})
     summary = corpus.corpus_summary(DatasetDict(train=ds))["train"]
-    assert summary == {"files": 3, "characters": 8 + 13 + 9, "test_files": 1, "test_characters": 8,
-                       "example_scripts": 1, "example_characters": 9}
+    assert summary == {"files": 4, "characters": 8 + 13 + 9 + 10, "test_files": 1, "test_characters": 8,
+                       "example_scripts": 1, "example_characters": 9,
+                       "gallery_scripts": 1, "gallery_characters": 10}
+
+
+def test_library_modules_false_keeps_only_scripts():
+    with_modules = [r["path"] for r in bundled_stream(("pandas",), max_files=60)]
+    scripts = [r["path"] for r in bundled_stream(("pandas",), max_files=60, modules=False)]
+    assert scripts and all(p.startswith(corpus.EXAMPLES_PREFIX) for p in scripts)
+    assert scripts == [p for p in with_modules if p.startswith(corpus.EXAMPLES_PREFIX)]
+    with pytest.raises(corpus.CorpusError, match="library_modules=False keeps only scripts.*empty"):
+        bundled_stream(("seaborn",), doc_examples=False, modules=False)

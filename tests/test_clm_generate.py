@@ -123,6 +123,22 @@ def test_held_out_prompt_sets_split_scripts_from_library_code():
     assert list(only_modules) == ["library code"]  # an empty set is left out, not an error later
 
 
+def test_held_out_prompts_do_not_depend_on_the_split_order():
+    from datasets import Dataset
+
+    from course_utils.clm.corpus import EXAMPLES_PREFIX
+    from course_utils.clm.generate import held_out_prompt_sets
+
+    scripts = [f"import pandas as pd\ndf = pd.read_csv('f{i}.csv')\n# Take the mean of column number {i}\ndf['c{i}'].mean()\n"
+               for i in range(12)]
+    paths = [f"{EXAMPLES_PREFIX}pandas/m{i}.py" for i in range(12)]
+    valid = Dataset.from_dict({"path": paths, "content": scripts})
+    shuffled = valid.shuffle(seed=3)
+    assert list(shuffled["path"]) != paths
+    first = held_out_prompt_sets(valid, n=5)["data-science scripts"]
+    assert held_out_prompt_sets(shuffled, n=5)["data-science scripts"] == first
+
+
 def test_compare_with_baseline_counts(pipe):
     from course_utils.clm.generate import compare_with_repeat_baseline
 

@@ -28,6 +28,7 @@ COLAB_PREFIX = "https://colab.research.google.com/github/nlp-course-companion/nl
 NOT_FOR_NOTEBOOKS = {
     "course_utils.run": "the batch runner's CLI (make course / make test)",
     "course_utils.assets.main": "CLI: python -m course_utils.assets prepare",
+    "course_utils.clm.galleries.main": "CLI: python -m course_utils.clm.galleries --to DIR (a teacher fetches once)",
     "course_utils.clm.train_accelerate": "script run by accelerate launch",
     "course_utils.qa.train_accelerate": "script run by accelerate launch",
     "course_utils.qa.squad_metric": "an evaluate module loaded by path, not imported",

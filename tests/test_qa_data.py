@@ -181,6 +181,32 @@ def test_eval_source_file_is_the_whole_validation_split(tmp_path):
     assert answer_counts(raw["validation"]) == {3: 5}
 
 
+def test_extra_train_source_adds_its_train_split_only(tmp_path, bundled):
+    train = _write_jsonl(tmp_path / "train-sample.jsonl", _records(n_titles=3))
+    dev = _write_jsonl(tmp_path / "dev.jsonl", _records(n_titles=2, answers=2))
+    cfg = {"data_source": str(train), "eval_source": str(dev), "extra_train_source": "bundled"}
+    raw = load_qa_datasets(cfg)
+    ids = list(raw["train"]["id"])
+    assert len(ids) == 6 + len(bundled["train"]) and len(set(ids)) == len(ids)
+    assert set(bundled["train"]["id"]) <= set(ids)
+    assert not set(bundled["validation"]["id"]) & set(ids)  # never the extra source's validation
+    assert len(raw["validation"]) == 4 and raw["train"].features == squad_features()
+    assert ids[:6] != [r["id"] for r in _records(n_titles=3)]  # shuffled together, not appended
+    assert list(load_qa_datasets(cfg)["train"]["id"]) == ids  # ... with the seed
+    assert raw.validation_reports["extra_train"].kept == len(bundled["train"])
+
+
+def test_extra_train_source_errors_name_the_parameter(tmp_path):
+    with pytest.raises(ValueError, match="qa_extra_train_source='bundled' is the same as qa_data_source"):
+        load_qa_datasets({"data_source": "bundled", "extra_train_source": "bundled"})
+    with pytest.raises((ValueError, FileNotFoundError), match="qa_extra_train_source"):
+        load_qa_datasets({"data_source": "bundled", "extra_train_source": str(tmp_path / "missing.jsonl")})
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(ValueError, match="no training examples"):
+        load_qa_datasets({"data_source": "bundled", "extra_train_source": str(empty)})
+
+
 def test_saved_datasetdict_folder(tmp_path, bundled):
     from datasets import DatasetDict
 

@@ -307,12 +307,13 @@ def examples_script(source: str) -> str | None:
     return "\n".join(ordered) + "\n\n\n" + body + "\n"
 
 
-def _rows_for_file(package: str, file: str, root: Path, doc_examples: bool) -> Iterator[dict[str, str]]:
+def _rows_for_file(package: str, file: str, rel: str, doc_examples: bool,
+                   modules: bool = True) -> Iterator[dict[str, str]]:
     repo, lic = _repo_and_license(package)
     content = Path(file).read_text(encoding="utf-8", errors="replace")
-    rel = Path(file).relative_to(root.parent).as_posix()
-    yield {"repo_name": repo, "path": rel, "copies": "1", "size": str(len(content.encode())),
-           "content": content, "license": lic}
+    if modules:
+        yield {"repo_name": repo, "path": rel, "copies": "1", "size": str(len(content.encode())),
+               "content": content, "license": lic}
     if doc_examples:
         script = examples_script(content)
         if script:
@@ -320,12 +321,22 @@ def _rows_for_file(package: str, file: str, root: Path, doc_examples: bool) -> I
                    "size": str(len(script.encode())), "content": script, "license": lic}
 
 
-def _generate_bundled(files: list[tuple[str, str]], doc_examples: bool) -> Iterator[dict[str, str]]:
-    roots: dict[str, Path] = {}
-    for package, file in files:
-        if package not in roots:
-            roots[package] = package_dir(package)
-        yield from _rows_for_file(package, file, roots[package], doc_examples)
+def _gallery_row(package: str, file: str, rel: str) -> dict[str, str]:
+    from .galleries import GALLERY_REPOS
+
+    repo, lic = GALLERY_REPOS.get(package, (package, "unknown"))
+    content = Path(file).read_text(encoding="utf-8", errors="replace")
+    return {"repo_name": repo, "path": rel, "copies": "1", "size": str(len(content.encode())),
+            "content": content, "license": lic}
+
+
+def _generate_bundled(files: list[tuple[str, str, str, bool]], doc_examples: bool,
+                      modules: bool = True) -> Iterator[dict[str, str]]:
+    for package, file, rel, gallery in files:
+        if gallery:
+            yield _gallery_row(package, file, rel)
+        else:
+            yield from _rows_for_file(package, file, rel, doc_examples, modules)
 
 
 def codeparrot_features():
@@ -352,14 +363,22 @@ def bundled_stream(
     doc_examples: bool = True,
     max_files: int | None = None,
     exclude_tests: bool = False,
+    galleries: str | Path | None = None,
+    modules: bool = True,
 ):
     """The installed packages as a streaming ``IterableDataset`` with the codeparrot columns.
 
     Like ``load_dataset(..., streaming=True)``: nothing is read until it is iterated, one file at
     a time. Files come in a fixed pseudo-random order (by path hash, like the shuffled Hub dump),
     so ``max_files`` (the ci profile's small scan) samples every package. ``exclude_tests``
-    leaves the libraries' test suites out (see :func:`is_test_file`).
+    leaves the libraries' test suites out (see :func:`is_test_file`). ``galleries`` is a folder
+    of fetched example galleries (see :mod:`course_utils.clm.galleries`) streamed with the rest.
+    ``modules=False`` keeps only scripts (docstring examples and galleries), not the libraries'
+    own modules: code that *uses* the libraries, which is what codeparrot-ds is.
     """
+    if not modules and not doc_examples and galleries is None:
+        raise CorpusError("library_modules=False keeps only scripts, but doc_examples is False and there "
+                          "are no galleries: the corpus would be empty")
     from datasets import IterableDataset
 
     # hash the package-relative path, never the absolute one: the order (and so every subset a
@@ -367,20 +386,22 @@ def bundled_stream(
     # keeps this hash independent of the train/valid split's, or a small scan (the first files
     # in this order) would land in one split only.
     roots = {name: package_dir(name) for name in packages}
-
-    def relative(pf: tuple[str, str]) -> str:
-        return Path(pf[1]).relative_to(roots[pf[0]].parent).as_posix()
-
-    files = sorted(bundled_files(packages), key=lambda pf: _path_hash("order:" + relative(pf)))
+    entries = [(package, file, Path(file).relative_to(roots[package].parent).as_posix(), False)
+               for package, file in bundled_files(packages)]
     if exclude_tests:
-        files = [pf for pf in files if not is_test_file(relative(pf))]
+        entries = [e for e in entries if not is_test_file(e[2])]
+    if galleries is not None:
+        from .galleries import gallery_files
+
+        entries += [(package, str(file), rel, True) for package, rel, file in gallery_files(galleries)]
+    entries.sort(key=lambda e: _path_hash("order:" + e[2]))
     if max_files is not None:
         if isinstance(max_files, bool) or not isinstance(max_files, int) or max_files <= 0:
             raise ValueError(f"max_scan_files must be a positive int or None, got {max_files!r}")
-        files = files[:max_files]
+        entries = entries[:max_files]
     return IterableDataset.from_generator(
         _generate_bundled, features=codeparrot_features(),
-        gen_kwargs={"files": files, "doc_examples": doc_examples},
+        gen_kwargs={"files": entries, "doc_examples": doc_examples, "modules": modules},
     )
 
 
@@ -439,6 +460,12 @@ def _clm(cfg: Any) -> Mapping[str, Any]:
     return clm
 
 
+def _galleries(clm: Mapping[str, Any]) -> Path | None:
+    from .galleries import resolve_galleries
+
+    return resolve_galleries(clm.get("galleries", False))
+
+
 def _check_columns(dataset, what: str) -> None:
     names = dataset.column_names
     if names is not None and "content" not in names:
@@ -495,7 +522,9 @@ def load_raw_datasets(cfg: Any):
         stream = bundled_stream(clm.get("bundled_packages") or DEFAULT_BUNDLED_PACKAGES,
                                 doc_examples=clm.get("doc_examples", True),
                                 max_files=clm.get("max_scan_files"),
-                                exclude_tests=bool(clm.get("exclude_tests", False)))
+                                exclude_tests=bool(clm.get("exclude_tests", False)),
+                                galleries=_galleries(clm),
+                                modules=bool(clm.get("library_modules", True)))
         raw = split_by_path(filtered(stream), valid_fraction)
     elif source.kind == "hub":
         base = source.value
@@ -570,7 +599,9 @@ def raw_stream(cfg: Any, max_files: int | None = None):
     if source.kind == "bundled":
         return bundled_stream(clm.get("bundled_packages") or DEFAULT_BUNDLED_PACKAGES,
                               doc_examples=clm.get("doc_examples", True), max_files=max_files,
-                              exclude_tests=bool(clm.get("exclude_tests", False)))
+                              exclude_tests=bool(clm.get("exclude_tests", False)),
+                              galleries=_galleries(clm),
+                              modules=bool(clm.get("library_modules", True)))
     if source.kind == "hub":
         hub_id = source.value
         if hub_id.removesuffix("-train").removesuffix("-valid").endswith("codeparrot-ds"):
@@ -589,14 +620,18 @@ def raw_stream(cfg: Any, max_files: int | None = None):
 
 
 def corpus_summary(raw) -> dict[str, dict[str, int]]:
-    """Files and characters per split, and how much of it is library tests and docstring-example
-    scripts: the mix decides what the model learns to write (see notebook 04)."""
+    """Files and characters per split, and how much of it is library tests, docstring-example
+    scripts and example-gallery scripts: the mix decides what the model learns to write (see
+    notebook 04)."""
+    from .galleries import GALLERY_PREFIX
+
     out = {}
     for split, ds in raw.items():
         paths = [str(p) for p in ds["path"]] if "path" in ds.column_names else [""] * len(ds)
         sizes = [len(c) for c in ds["content"]]
         examples = [p.startswith(EXAMPLES_PREFIX) for p in paths]
-        tests = [not e and is_test_file(p) for p, e in zip(paths, examples)]
+        gallery = [p.startswith(GALLERY_PREFIX) for p in paths]
+        tests = [not e and not g and is_test_file(p) for p, e, g in zip(paths, examples, gallery)]
         out[split] = {
             "files": len(ds),
             "characters": sum(sizes),
@@ -604,5 +639,7 @@ def corpus_summary(raw) -> dict[str, dict[str, int]]:
             "test_characters": sum(n for n, t in zip(sizes, tests) if t),
             "example_scripts": sum(examples),
             "example_characters": sum(n for n, e in zip(sizes, examples) if e),
+            "gallery_scripts": sum(gallery),
+            "gallery_characters": sum(n for n, g in zip(sizes, gallery) if g),
         }
     return out

@@ -231,20 +231,28 @@ def comment_prompts(texts: Iterable[str], n: int = 40, context_lines: int = 12, 
 
 
 def held_out_prompt_sets(valid: Any, n: int = 40, seed: int = 0) -> dict[str, list[dict[str, str]]]:
-    """Comment-then-code prompts from the validation split, in two sets that score very differently.
+    """Comment-then-code prompts from the validation split, in sets that score very differently.
 
     ``"data-science scripts"`` come from the held-out docstring-example scripts (``import pandas as
-    pd``, then calls): the kind of prompt the lesson is about. ``"library code"`` comes from the
-    libraries' own modules, where the next line is argument checking or plumbing and repeating the
-    previous line is a strong guess. A set with no prompt (a tiny corpus) is left out.
+    pd``, then calls): the kind of prompt the lesson is about. ``"gallery scripts"`` come from the
+    held-out example-gallery scripts (when the corpus has them): real scripts written for readers.
+    ``"library code"`` comes from the libraries' own modules, where the next line is argument
+    checking or plumbing and repeating the previous line is a strong guess. A set with no prompt
+    (a tiny corpus, no galleries) is left out.
     """
     from .corpus import EXAMPLES_PREFIX
+    from .galleries import GALLERY_PREFIX
 
     paths = [str(p) for p in valid["path"]] if "path" in valid.column_names else [""] * len(valid)
-    texts = list(valid["content"])
+    # by path, not in the split's (shuffled) order: the same held-out file gives the same prompts
+    # whatever else the corpus holds, so models trained on different mixes are scored alike
+    pairs = sorted(zip(paths, valid["content"]), key=lambda pt: pt[0])
+    paths, texts = [p for p, _ in pairs], [t for _, t in pairs]
     scripts = [t for p, t in zip(paths, texts) if p.startswith(EXAMPLES_PREFIX)]
-    library = [t for p, t in zip(paths, texts) if not p.startswith(EXAMPLES_PREFIX)]
+    gallery = [t for p, t in zip(paths, texts) if p.startswith(GALLERY_PREFIX)]
+    library = [t for p, t in zip(paths, texts) if not p.startswith((EXAMPLES_PREFIX, GALLERY_PREFIX))]
     sets = {"data-science scripts": comment_prompts(scripts, n=n, seed=seed),
+            "gallery scripts": comment_prompts(gallery, n=n, seed=seed),
             "library code": comment_prompts(library, n=n, seed=seed)}
     return {name: prompts for name, prompts in sets.items() if prompts}
 
