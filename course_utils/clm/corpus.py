@@ -307,27 +307,29 @@ def examples_script(source: str) -> str | None:
     return "\n".join(ordered) + "\n\n\n" + body + "\n"
 
 
+def _row(repo: str, path: str, content: str, lic: str) -> dict[str, str]:
+    """One file in the codeparrot schema (every column a string, as on the Hub)."""
+    return {"repo_name": repo, "path": path, "copies": "1", "size": str(len(content.encode())),
+            "content": content, "license": lic}
+
+
 def _rows_for_file(package: str, file: str, rel: str, doc_examples: bool,
                    modules: bool = True) -> Iterator[dict[str, str]]:
     repo, lic = _repo_and_license(package)
     content = Path(file).read_text(encoding="utf-8", errors="replace")
     if modules:
-        yield {"repo_name": repo, "path": rel, "copies": "1", "size": str(len(content.encode())),
-               "content": content, "license": lic}
+        yield _row(repo, rel, content, lic)
     if doc_examples:
         script = examples_script(content)
         if script:
-            yield {"repo_name": repo, "path": EXAMPLES_PREFIX + rel, "copies": "1",
-                   "size": str(len(script.encode())), "content": script, "license": lic}
+            yield _row(repo, EXAMPLES_PREFIX + rel, script, lic)
 
 
 def _gallery_row(package: str, file: str, rel: str) -> dict[str, str]:
     from .galleries import GALLERY_REPOS
 
     repo, lic = GALLERY_REPOS.get(package, (package, "unknown"))
-    content = Path(file).read_text(encoding="utf-8", errors="replace")
-    return {"repo_name": repo, "path": rel, "copies": "1", "size": str(len(content.encode())),
-            "content": content, "license": lic}
+    return _row(repo, rel, Path(file).read_text(encoding="utf-8", errors="replace"), lic)
 
 
 def _generate_bundled(files: list[tuple[str, str, str, bool]], doc_examples: bool,

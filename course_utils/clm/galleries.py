@@ -149,7 +149,7 @@ def fetch_galleries(dest: str | os.PathLike | None = None, packages: Mapping[str
                 if target.exists():  # a folder without DONE: an older interrupted fetch
                     shutil.rmtree(target)
                 staging.rename(target)
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        except (urllib.error.URLError, OSError, TimeoutError, tarfile.TarError) as exc:
             raise GalleryError(
                 f"could not fetch the {package} gallery from {index_url} ({exc}). Fetch it where PyPI "
                 "is reachable with `python -m course_utils.clm.galleries --to DIR` and pass "
