@@ -462,10 +462,15 @@ def _clm(cfg: Any) -> Mapping[str, Any]:
     return clm
 
 
-def _galleries(clm: Mapping[str, Any]) -> Path | None:
+def bundled_stream_for(clm: Mapping[str, Any], max_files: int | None):
+    """The bundled stream as the profile's ``clm`` knobs describe it (one place for both callers)."""
     from .galleries import resolve_galleries
 
-    return resolve_galleries(clm.get("galleries", False))
+    return bundled_stream(clm.get("bundled_packages") or DEFAULT_BUNDLED_PACKAGES,
+                          doc_examples=clm.get("doc_examples", True), max_files=max_files,
+                          exclude_tests=bool(clm.get("exclude_tests", False)),
+                          galleries=resolve_galleries(clm.get("galleries", False)),
+                          modules=bool(clm.get("library_modules", True)))
 
 
 def _check_columns(dataset, what: str) -> None:
@@ -521,12 +526,7 @@ def load_raw_datasets(cfg: Any):
         return filter_streaming_dataset(stream, filters)
 
     if source.kind == "bundled":
-        stream = bundled_stream(clm.get("bundled_packages") or DEFAULT_BUNDLED_PACKAGES,
-                                doc_examples=clm.get("doc_examples", True),
-                                max_files=clm.get("max_scan_files"),
-                                exclude_tests=bool(clm.get("exclude_tests", False)),
-                                galleries=_galleries(clm),
-                                modules=bool(clm.get("library_modules", True)))
+        stream = bundled_stream_for(clm, clm.get("max_scan_files"))
         raw = split_by_path(filtered(stream), valid_fraction)
     elif source.kind == "hub":
         base = source.value
@@ -599,11 +599,7 @@ def raw_stream(cfg: Any, max_files: int | None = None):
     max_files = max_files if max_files is not None else clm.get("max_scan_files")
     source = resolve_source(clm.get("corpus_source", "bundled"), "clm_corpus_source")
     if source.kind == "bundled":
-        return bundled_stream(clm.get("bundled_packages") or DEFAULT_BUNDLED_PACKAGES,
-                              doc_examples=clm.get("doc_examples", True), max_files=max_files,
-                              exclude_tests=bool(clm.get("exclude_tests", False)),
-                              galleries=_galleries(clm),
-                              modules=bool(clm.get("library_modules", True)))
+        return bundled_stream_for(clm, max_files)
     if source.kind == "hub":
         hub_id = source.value
         if hub_id.removesuffix("-train").removesuffix("-valid").endswith("codeparrot-ds"):

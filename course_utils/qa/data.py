@@ -356,7 +356,7 @@ def load_qa_datasets(cfg: Any, *, on_bad: str = "raise", validate: bool | None =
             raw = {"train": read_squad_file(src.value)}  # the whole file trains
         else:
             raw = dict(_raw_records(source, "qa_data_source", seed))
-        raw["validation"] = _eval_records(eval_source, seed)
+        raw["validation"] = _one_split(eval_source, "qa_eval_source", seed, "validation")
     else:
         raw = dict(_raw_records(source, "qa_data_source", seed))
     for split in SPLITS:
@@ -393,25 +393,22 @@ def _with_extra_train(train, extra: str, source: str, seed: int, on_bad: str):
 
     if str(extra) == str(source):
         raise ValueError(f"qa_extra_train_source={extra!r} is the same as qa_data_source: it would train twice on it")
-    src = resolve_source(extra, "qa_extra_train_source")
-    if src.kind == "local" and Path(src.value).is_file():
-        records = read_squad_file(src.value)
-    else:
-        records = _raw_records(extra, "qa_extra_train_source", seed)["train"]
-    if not (len(records) if hasattr(records, "__len__") else 0):
+    records = _one_split(extra, "qa_extra_train_source", seed, "train")
+    if len(records) == 0:
         raise ValueError(f"qa_extra_train_source={extra!r} has no training examples")
-    added, report = _as_dataset("train", records, on_bad, validate=src.kind != "hub")
+    hub = resolve_source(extra, "qa_extra_train_source").kind == "hub"
+    added, report = _as_dataset("train", records, on_bad, validate=not hub)
     both = concatenate_datasets([train.cast(squad_features()), added.cast(squad_features())])
     return both.shuffle(seed=seed).flatten_indices(), report
 
 
-def _eval_records(eval_source: str, seed: int) -> Any:
-    """A single file given as ``eval_source`` is the whole validation split (e.g. SQuAD dev);
-    anything else contributes its own validation split."""
-    src = resolve_source(eval_source, "qa_eval_source")
+def _one_split(source: str, what: str, seed: int, split: str) -> Any:
+    """A single file is taken whole (e.g. SQuAD dev as ``eval_source``, a train sample as
+    ``extra_train_source``); anything else contributes its own `split`."""
+    src = resolve_source(source, what)
     if src.kind == "local" and Path(src.value).is_file():
         return read_squad_file(src.value)
-    return _raw_records(eval_source, "qa_eval_source", seed)["validation"]
+    return _raw_records(source, what, seed)[split]
 
 
 def answer_counts(dataset) -> dict[int, int]:
