@@ -83,24 +83,39 @@ def clm_rows(quick: bool, tiny: bool, peak: float) -> list[dict[str, Any]]:
     n_params = sum(p.numel() for p in probe.parameters())
     flops_tok = gpt2_flops_per_token(probe, sizes["context_length"])
     # Best of `rounds` calls (each runs bare, Trainer, Accelerate in turn): noise only slows.
+    # fp32 always; bf16 too where the profile's "auto" picks it (a GPU, or a CPU with AMX).
     rounds = 1 if (quick or tiny) else 2
-    all_rates: list[dict[str, float]] = []
-    for _ in range(rounds):
-        with tempfile.TemporaryDirectory() as tmp:
-            all_rates.append(loop.compare_throughput(factory, tokenizer, lm, sizes["batch_size"], steps=steps,
-                                                     warmup=warmup, work=tmp))
+    precision = require_module("course_utils.precision", "resolve_mixed_precision")
+    precisions = ["no"] + (["bf16"] if precision.resolve_mixed_precision("auto") == "bf16" else [])
+    rows = []
+    for mixed in precisions:
+        all_rates: list[dict[str, float]] = []
+        for _ in range(rounds):
+            with tempfile.TemporaryDirectory() as tmp:
+                all_rates.append(loop.compare_throughput(factory, tokenizer, lm, sizes["batch_size"], steps=steps,
+                                                         warmup=warmup, work=tmp, mixed_precision=mixed))
+        rows.extend(clm_result_rows(all_rates, mixed, sizes, n_params, len(tokenizer), steps, warmup, rounds,
+                                    corpus_note, flops_tok, peak))
+    return rows
+
+
+def clm_result_rows(all_rates: list[dict[str, float]], mixed: str, sizes: dict[str, Any], n_params: int,
+                    vocab_size: int, steps: int, warmup: int, rounds: int, corpus_note: str,
+                    flops_tok: float, peak: float) -> list[dict[str, Any]]:
+    """One result row per loop (Trainer, Accelerate) against the bare loop, at one precision."""
+    suffix = "" if mixed == "no" else f"_{mixed}"
     rates = {key: max(r[key] for r in all_rates) for key in ("bare", "trainer", "accelerate")}
     tokens_per_step = sizes["batch_size"] * sizes["context_length"]
     settings = {"model": f"GPT-2 {sizes['n_layer']}x{sizes['n_embd']}x{sizes['n_head']} ctx {sizes['context_length']}",
-                "params": n_params, "vocab_size": len(tokenizer), "batch_size": sizes["batch_size"],
-                "timed_steps": steps, "warmup_steps": warmup, "rounds": rounds, "precision": "fp32", "corpus": corpus_note,
+                "params": n_params, "vocab_size": vocab_size, "batch_size": sizes["batch_size"],
+                "timed_steps": steps, "warmup_steps": warmup, "rounds": rounds, "precision": "fp32" if mixed == "no" else f"{mixed} autocast", "corpus": corpus_note,
                 "flops_per_token": flops_tok, "via": "course_utils.clm.loop.compare_throughput"}
     bare = rates["bare"]
     rows = []
     for key in ("trainer", "accelerate"):
         ours = rates[key]
         rows.append(result(
-            f"train_clm_{key}", settings, tokens_per_step / bare, tokens_per_step / ours, None,
+            f"train_clm_{key}{suffix}", settings, tokens_per_step / bare, tokens_per_step / ours, None,
             unit="seconds per step (reference = bare PyTorch loop)",
             tokens_per_s_bare=round(bare, 1), tokens_per_s_ours=round(ours, 1),
             vs_bare=round(ours / bare, 3),
@@ -108,7 +123,7 @@ def clm_rows(quick: bool, tiny: bool, peak: float) -> list[dict[str, Any]]:
             mfu_bare=round(bare * flops_tok / 1e9 / peak, 3), mfu_ours=round(ours * flops_tok / 1e9 / peak, 3),
             matmul_peak_gflops=round(peak, 1),
             note=(f"{key}: {ours:,.0f} tok/s vs bare {bare:,.0f} ({ours / bare:.0%}); MFU "
-                  f"{ours * flops_tok / 1e9 / peak:.0%} vs {bare * flops_tok / 1e9 / peak:.0%} of {peak:.0f} GFLOP/s"),
+                  f"{ours * flops_tok / 1e9 / peak:.0%} vs {bare * flops_tok / 1e9 / peak:.0%} of the {peak:.0f} GFLOP/s fp32 matmul peak"),
         ))
     return rows
 

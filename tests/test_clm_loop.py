@@ -22,9 +22,12 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def test_training_arguments_follow_profile(tmp_path):
+def test_training_arguments_follow_profile(tmp_path, monkeypatch):
+    from course_utils import precision
     from course_utils.clm.loop import training_arguments
     from course_utils.profiles import get_profile
+
+    monkeypatch.setattr(precision, "cpu_has_amx", lambda: False)  # a CPU without AMX: fp32
 
     cfg = get_profile("course")
     args = training_arguments(cfg, tmp_path)
@@ -32,9 +35,14 @@ def test_training_arguments_follow_profile(tmp_path):
     assert args.lr_scheduler_type == "cosine" and args.learning_rate == 5e-4
     assert args.weight_decay == 0.1 and args.warmup_steps == 1000 and args.gradient_accumulation_steps == 8
     assert args.per_device_train_batch_size == 32
-    assert not args.fp16 and not args.bf16  # no GPU here: full precision, never fp16 on a CPU
+    assert not args.fp16 and not args.bf16  # no GPU, no AMX: full precision, never fp16 on a CPU
     assert args.push_to_hub is False and args.report_to in ([], "none", ["none"])
-    assert training_arguments(cfg, tmp_path, mixed_precision="fp16").fp16 is not None
+    monkeypatch.setattr(precision, "cpu_has_amx", lambda: True)  # an AMX CPU: bf16 autocast
+    assert training_arguments(cfg, tmp_path).bf16 is True
+    assert training_arguments(cfg, tmp_path, mixed_precision="no").bf16 is False
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="fp16.*CUDA"):
+            training_arguments(cfg, tmp_path, mixed_precision="fp16")
 
 
 def test_trainer_run_saves_and_resumes(tmp_path):
@@ -170,6 +178,22 @@ def test_accelerate_loop_in_process(tmp_path):
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["completed_steps"] == 5 and (tmp_path / "COMPLETE").exists()
     assert latest_checkpoint(tmp_path) is None  # checkpoints are removed once the model is saved
+
+
+def test_accelerate_loop_trains_under_bf16_autocast(tmp_path):
+    """The workshop's path on an AMX CPU (it runs, slower, on any CPU): finite losses, fp32 weights."""
+    from course_utils.clm.loop import LoopSettings, loss_curves, train_accelerate
+    from course_utils.clm.model import build_model
+
+    tok = tiny_tokenizer()
+    s = LoopSettings(batch_size=8, max_steps=3, eval_steps=3, logging_steps=1, warmup_steps=1, mixed_precision="bf16")
+    model = build_model(tok, TINY, seed=0)
+    run = train_accelerate(model, tok, tiny_lm_datasets(tok), s, tmp_path, print_fn=lambda *a, **k: None)
+    assert run.completed_steps == 3
+    assert all(math.isfinite(r["loss"]) for r in run.history if "loss" in r)
+    evals = loss_curves(run.history)["eval_loss"]
+    assert evals and all(math.isfinite(v) for v in evals)
+    assert next(model.parameters()).dtype == torch.float32
 
 
 def test_accelerate_loop_resume_in_process_is_bit_identical(tmp_path):

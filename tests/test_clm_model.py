@@ -88,6 +88,27 @@ def test_profile_sizes_are_used():
     config = make_config(tiny_tokenizer(), cfg)
     assert (config.n_layer, config.n_embd, config.n_head) == (cfg.clm["n_layer"], cfg.clm["n_embd"], cfg.clm["n_head"])
     assert config.n_positions == cfg.clm["context_length"]
+    assert config._attn_implementation == cfg.clm["attn_implementation"] == "eager"
+
+
+def test_fused_gelu_is_the_same_function_as_gpt2s_gelu_new():
+    """The speed choice of make_config changes no number the model computes (to float rounding)."""
+    import torch
+    from transformers.activations import ACT2FN
+
+    from course_utils.clm.model import make_config
+
+    config = make_config(tiny_tokenizer(), TINY)
+    assert config.activation_function == "gelu_pytorch_tanh"
+    x = torch.linspace(-6, 6, 1001)
+    assert torch.allclose(ACT2FN["gelu_pytorch_tanh"](x), ACT2FN["gelu_new"](x), atol=1e-6)
+
+
+def test_unknown_attention_implementation_is_refused():
+    from course_utils.clm.model import ModelSizeError, make_config
+
+    with pytest.raises(ModelSizeError, match="attn_implementation"):
+        make_config(tiny_tokenizer(), {**TINY, "attn_implementation": "flash"})
 
 
 def test_collator_pads_with_eos_and_copies_labels():

@@ -39,13 +39,15 @@ def fresh_model():
 
 # ------------------------------------------------------------------ arguments and collators
 def test_training_arguments_follow_the_profile_with_transformers5_names(tmp_path):
-    qa = get_profile("workshop").qa
+    qa = {**get_profile("workshop").qa, "mixed_precision": "no"}
     args = loop.qa_training_arguments(qa, tmp_path, seed=7)
     assert args.eval_strategy == "epoch"
     assert args.learning_rate == qa["learning_rate"] and args.weight_decay == 0.01
     assert args.warmup_steps == pytest.approx(qa["warmup_ratio"])  # a ratio, as warmup_ratio was
     assert args.train_sampling_strategy == "group_by_length"
-    assert args.fp16 is False and args.bf16 is False  # no GPU here
+    assert args.fp16 is False and args.bf16 is False  # "no" asked
+    bf16 = loop.qa_training_arguments({**qa, "mixed_precision": "bf16"}, tmp_path)
+    assert bf16.bf16 and (bf16.use_cpu or torch.cuda.is_available())
     assert args.push_to_hub is False and args.seed == 7
     course = loop.qa_training_arguments(get_profile("ci", qa_dynamic_padding=False).qa, tmp_path)
     assert course.train_sampling_strategy == "random"
@@ -92,6 +94,38 @@ def test_padding_stats_count_tokens(raw, tokenizer):
     assert stats["windows"] == len(lengths) and stats["tokens_max_length"] == 64 * len(lengths)
     assert sum(lengths) <= stats["tokens_dynamic"] <= stats["tokens_max_length"]
     assert stats["token_ratio"] >= 1.0
+
+
+def test_time_train_steps_under_bf16_autocast_and_with_frozen_embeddings(raw, tokenizer):
+    """The speed table of notebook 08: bf16 autocast and a frozen embedding matrix both train."""
+    from torch.utils.data import DataLoader
+
+    train, _ = loop.build_features(raw, tokenizer, dynamic_padding=True, **SIZES)
+    dl = DataLoader(loop.model_features(train), batch_size=4, collate_fn=loop.padding_collator(tokenizer, True))
+    model = fresh_model()
+    model.get_input_embeddings().weight.requires_grad_(False)
+    before = model.get_input_embeddings().weight.clone()
+    head = model.qa_outputs.weight.clone()
+    assert loop.time_train_steps(model, dl, 2, precision="bf16") > 0
+    assert torch.equal(model.get_input_embeddings().weight, before)  # frozen: untouched
+    assert not torch.equal(model.qa_outputs.weight, head)  # the rest trains
+    assert model.qa_outputs.weight.dtype == torch.float32  # autocast: the weights stay fp32
+    with pytest.raises(ValueError, match="mixed_precision"):
+        loop.time_train_steps(fresh_model(), dl, 2, precision="half")
+
+
+def test_qa_trainer_trains_under_bf16_autocast_on_a_cpu(raw, tokenizer, tmp_path):
+    """The workshop's path on an AMX CPU, run on any CPU (slower without AMX, same result type)."""
+    train, valid = loop.build_features(raw, tokenizer, dynamic_padding=True, **SIZES)
+    qa = {**get_profile("ci").qa, "max_steps": 4, "batch_size": 4, "mixed_precision": "bf16"}
+    args = loop.qa_training_arguments(qa, tmp_path, seed=0, save_strategy="no", eval_strategy="no", logging_steps=1)
+    assert args.bf16
+    trainer = loop.build_qa_trainer(fresh_model(), tokenizer, args, train, valid, raw["validation"])
+    trainer.train()
+    losses = [v for _, v in loop.loss_history(trainer)["loss"]]
+    assert len(losses) == 4 and all(math.isfinite(v) for v in losses)
+    metrics = loop.predict_metrics(trainer, valid, raw["validation"])  # bf16 logits post-process fine
+    assert 0.0 <= metrics["f1"] <= 100.0
 
 
 # ------------------------------------------------------------------ QATrainer
@@ -218,4 +252,5 @@ def test_get_accelerator_survives_a_changed_mixed_precision_in_one_process():
         Accelerator(mixed_precision="bf16", cpu=True)
     assert loop.get_accelerator("bf16").mixed_precision == "bf16"
     assert loop.get_accelerator("no").mixed_precision == "no"
-    assert loop.mixed_precision_name() == "no"  # no GPU here: fp32 is the fastest on this CPU
+    assert loop.mixed_precision_name("no") == "no" and loop.mixed_precision_name("bf16") == "bf16"
+    assert loop.mixed_precision_name() in ("no", "bf16", "fp16")  # "auto": depends on the machine

@@ -46,6 +46,30 @@ def test_dropout_setting_reaches_every_layer(bundled):
         load_qa_model("bundled", dropout=1.5)
 
 
+def test_cpu_cost_knobs_attention_dropout_frozen_embeddings_eager_attention():
+    model = load_qa_model("bundled", dropout=0.1, attention_dropout=0.0, freeze_embeddings=True,
+                          attn_implementation="eager", seed=0)
+    assert model.config.hidden_dropout_prob == pytest.approx(0.1)
+    assert model.config.attention_probs_dropout_prob == 0.0
+    assert model.config._attn_implementation == "eager"
+    frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
+    assert frozen == ["bert.embeddings.word_embeddings.weight"]
+    assert count_parameters(model) < 12_000_000  # half of the 22M are the word embeddings
+    with pytest.raises(ValueError, match="attention_dropout"):
+        load_qa_model("bundled", attention_dropout=-0.1)
+    with pytest.raises(ValueError, match="attn_implementation"):
+        load_qa_model("bundled", attn_implementation="flash")
+
+
+def test_model_options_take_the_profile_knobs():
+    from course_utils.profiles import get_profile
+    from course_utils.qa.model import model_options
+
+    opts = model_options(get_profile("workshop").qa)
+    assert opts == {"dropout": 0.1, "attention_dropout": 0.0, "freeze_embeddings": True, "attn_implementation": "eager"}
+    assert model_options(get_profile("course").qa)["freeze_embeddings"] is False
+
+
 def test_seed_makes_the_fresh_head_reproducible():
     a = load_qa_model("bundled", seed=3).qa_outputs.weight
     b = load_qa_model("bundled", seed=3).qa_outputs.weight

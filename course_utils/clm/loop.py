@@ -22,11 +22,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from ..precision import autocast, resolve_mixed_precision, trainer_precision_kwargs
 from ..profiles import quiet
 from ..workspace import latest_run, mark_complete, new_run_dir, COMPLETE_MARKER
 
 __all__ = [
-    "mixed_precision_for_device",
     "training_arguments",
     "build_trainer",
     "train_with_trainer",
@@ -79,19 +79,6 @@ def _check_lm_datasets(lm_datasets: Any, splits: Sequence[str] = ("train", "vali
 # Step 4: Trainer
 # --------------------------------------------------------------------------------------------
 
-def mixed_precision_for_device() -> str:
-    """``"bf16"`` on a GPU that supports it, ``"fp16"`` on other GPUs, ``"no"`` on CPU.
-
-    The course sets ``fp16=True`` unconditionally, which fails on a CPU; and bf16 on these CPUs is
-    slower than fp32 (189 vs 357 GFLOP/s measured), so the CPU gets full precision.
-    """
-    import torch
-
-    if not torch.cuda.is_available():
-        return "no"
-    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-
-
 def training_arguments(
     cfg: Any,
     output_dir: str | os.PathLike,
@@ -104,12 +91,13 @@ def training_arguments(
     """The course's ``TrainingArguments``, sized by the profile.
 
     Renamed since the course: ``evaluation_strategy`` -> ``eval_strategy``. ``max_steps=-1`` means
-    one epoch, as in the course. Progress bars are off in quiet (ci) runs.
+    one epoch, as in the course. Progress bars are off in quiet (ci) runs. The course's
+    ``fp16=True`` becomes the profile's ``mixed_precision`` (see :mod:`course_utils.precision`).
     """
     from transformers import TrainingArguments
 
     clm = _clm(cfg)
-    precision = mixed_precision or mixed_precision_for_device()
+    precision = resolve_mixed_precision(mixed_precision or clm.get("mixed_precision", "auto"))
     eval_steps = int(clm["eval_steps"])
     kwargs: dict[str, Any] = dict(
         output_dir=str(output_dir),
@@ -127,8 +115,7 @@ def training_arguments(
         warmup_steps=int(clm["warmup_steps"]),
         lr_scheduler_type="cosine",
         learning_rate=float(clm["learning_rate"]),
-        fp16=precision == "fp16",
-        bf16=precision == "bf16",
+        **trainer_precision_kwargs(precision),
         push_to_hub=bool(push_to_hub),
         hub_model_id=hub_model_id,
         report_to="none",
@@ -410,8 +397,7 @@ def fresh_accelerator(mixed_precision: str = "no", gradient_accumulation_steps: 
 
     import torch
 
-    if mixed_precision == "auto":
-        mixed_precision = mixed_precision_for_device()
+    mixed_precision = resolve_mixed_precision(mixed_precision)
     if not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         # `accelerate launch --multi_gpu --num_processes N` (torchrun) on a machine without GPUs:
         # Accelerate only picks its multi-CPU (gloo) mode when told it runs on CPU.
@@ -753,15 +739,21 @@ def train_accelerate(
 # Throughput: Trainer and our loop against a bare PyTorch loop (used by benchmarks/)
 # --------------------------------------------------------------------------------------------
 
-def bare_torch_steps(model: Any, batches: Sequence[Any], lr: float = 5e-4, max_grad_norm: float = 1.0) -> list[float]:
-    """The plainest training loop there is; returns the time after each step (``perf_counter``)."""
+def bare_torch_steps(model: Any, batches: Sequence[Any], lr: float = 5e-4, max_grad_norm: float = 1.0,
+                     mixed_precision: str = "no") -> list[float]:
+    """The plainest training loop there is; returns the time after each step (``perf_counter``).
+
+    ``mixed_precision="bf16"`` wraps the forward pass in ``torch.autocast``, which is all that
+    ``Trainer`` and ``Accelerator`` add for bf16, so the comparison stays like for like.
+    """
     import torch
 
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.1)
     model.train()
     times = []
     for input_ids in batches:
-        loss = model(input_ids, labels=input_ids).loss
+        with autocast(mixed_precision, model):
+            loss = model(input_ids, labels=input_ids).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
         opt.step()
@@ -779,8 +771,10 @@ def compare_throughput(
     warmup: int = 3,
     work: str | os.PathLike | None = None,
     repeats: int = 2,
+    mixed_precision: str = "no",
 ) -> dict[str, float]:
-    """Training tokens/s of a bare loop, ``Trainer`` and ``train_accelerate`` on the same model and batch.
+    """Training tokens/s of a bare loop, ``Trainer`` and ``train_accelerate`` on the same model and batch,
+    all three in the same ``mixed_precision``.
 
     Each runs ``warmup + steps`` optimizer steps from a fresh ``model_factory()``; only the last
     ``steps`` are timed, so start-up and the first slow steps do not count. Evaluation and
@@ -820,7 +814,7 @@ def compare_throughput(
         cfg = {"batch_size": batch_size, "gradient_accumulation_steps": 1, "learning_rate": 5e-4, "weight_decay": 0.1,
                "warmup_steps": 0, "max_steps": total, "eval_steps": total + 1, "logging_steps": total}
         args = training_arguments(cfg, tmp, eval_strategy="no", save_strategy="no", disable_tqdm=True,
-                                  mixed_precision="no", dataloader_drop_last=True)
+                                  mixed_precision=mixed_precision, dataloader_drop_last=True)
         trainer = build_trainer(model_factory(), tokenizer, small, args, callbacks=[clock])
         trainer.train()
         return rate(clock.times)
@@ -828,7 +822,7 @@ def compare_throughput(
     def run_accelerate(tmp: str) -> float:
         times: list[float] = []
         settings = LoopSettings(batch_size=batch_size, max_steps=total, eval_steps=0, save_steps=0,
-                                logging_steps=total, mixed_precision="no")
+                                logging_steps=total, mixed_precision=mixed_precision)
         train_accelerate(model_factory(), tokenizer, small, settings, Path(tmp) / f"acc-{time.time_ns()}",
                          step_callback=lambda s: times.append(time.perf_counter()), print_fn=lambda *a, **k: None)
         return rate(times)
@@ -836,7 +830,8 @@ def compare_throughput(
     best = {"bare": 0.0, "trainer": 0.0, "accelerate": 0.0}
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         for _ in range(max(1, repeats)):
-            best["bare"] = max(best["bare"], rate(bare_torch_steps(model_factory(), batches)))
+            best["bare"] = max(best["bare"], rate(bare_torch_steps(model_factory(), batches,
+                                                                   mixed_precision=mixed_precision)))
             best["trainer"] = max(best["trainer"], run_trainer(tmp))
             best["accelerate"] = max(best["accelerate"], run_accelerate(tmp))
     out = dict(best)

@@ -60,6 +60,12 @@ def make_config(
     `cfg` gives ``n_layer``, ``n_embd``, ``n_head``, ``dropout`` (and ``context_length`` unless it
     is passed). ``n_positions`` defaults to the context length, which is what the course meant
     by ``n_ctx``. Dropout 0 on CPU is a speed choice: the mask generation costs ~11% of a step.
+
+    Two more speed choices that do not change what the model computes: the activation is
+    ``gelu_pytorch_tanh``, the same tanh approximation of GELU as GPT-2's ``gelu_new`` but one fused
+    PyTorch kernel instead of five Python-level tensor ops (0.71 -> 0.64 s per workshop step here);
+    and ``attn_implementation`` (profile knob; ``"eager"`` beat ``"sdpa"`` under bf16 on these CPUs,
+    0.36 vs 0.43 s per step).
     """
     from transformers import GPT2Config
 
@@ -81,6 +87,10 @@ def make_config(
     if n_embd % n_head:
         raise ModelSizeError(f"n_embd={n_embd} is not divisible by n_head={n_head}")
     dropout = float(clm.get("dropout", 0.1) or 0.0)
+    attn = clm.get("attn_implementation")
+    if attn not in (None, "eager", "sdpa"):
+        raise ModelSizeError(f"attn_implementation must be None, 'eager' or 'sdpa', got {attn!r}")
+    extra = {"attn_implementation": attn} if attn else {}
     return GPT2Config(
         vocab_size=len(tokenizer),
         n_positions=n_positions,
@@ -90,9 +100,11 @@ def make_config(
         resid_pdrop=dropout,
         embd_pdrop=dropout,
         attn_pdrop=dropout,
+        activation_function="gelu_pytorch_tanh",
         bos_token_id=tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.eos_token_id,
+        **extra,
     )
 
 

@@ -37,6 +37,7 @@ from transformers import (
     get_scheduler,
 )
 
+from ..precision import autocast, resolve_mixed_precision, trainer_precision_kwargs
 from ..profiles import quiet
 from .postprocess import concat_padded  # noqa: F401  (re-exported: the loop's evaluation uses it)
 
@@ -47,22 +48,18 @@ EVAL_ONLY_COLUMNS = ("example_id", "offset_mapping")
 # ---------------------------------------------------------------------------------------------
 # settings
 # ---------------------------------------------------------------------------------------------
-def precision_flags() -> dict[str, bool]:
-    """Mixed precision only on a GPU: bf16 where the card supports it, else fp16.
+def precision_flags(setting: str | None = "auto") -> dict[str, bool]:
+    """The ``TrainingArguments`` precision flags for the profile's ``mixed_precision``.
 
-    On a CPU both are off: fp32 matmuls are *faster* than bf16 on these cores (357 vs 189
-    GFLOP/s measured), and fp16 training is not supported there.
+    ``"auto"``: bf16 (or fp16) on a GPU, bf16 on a CPU with AMX, else fp32: see
+    :mod:`course_utils.precision` for the measurements behind that rule.
     """
-    if not torch.cuda.is_available():
-        return {"fp16": False, "bf16": False}
-    bf16 = torch.cuda.is_bf16_supported()
-    return {"fp16": not bf16, "bf16": bf16}
+    return trainer_precision_kwargs(resolve_mixed_precision(setting))
 
 
-def mixed_precision_name() -> str:
+def mixed_precision_name(setting: str | None = "auto") -> str:
     """The same choice as :func:`precision_flags`, spelled for ``Accelerator(mixed_precision=...)``."""
-    flags = precision_flags()
-    return "bf16" if flags["bf16"] else "fp16" if flags["fp16"] else "no"
+    return resolve_mixed_precision(setting)
 
 
 def qa_training_arguments(
@@ -113,7 +110,7 @@ def qa_training_arguments(
         push_to_hub=push_to_hub,
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
-        **precision_flags(),
+        **precision_flags(qa.get("mixed_precision", "auto")),
     )
     if save_steps is not None:
         kwargs["save_steps"] = save_steps
@@ -284,12 +281,12 @@ def finetune_with_trainer(
     final model (safetensors) and tokenizer; the caller marks it complete.
     """
     from .data import load_qa_datasets
-    from .model import load_qa_model_and_tokenizer
+    from .model import load_qa_model_and_tokenizer, model_options
 
     resume = check_resume_checkpoint(run_dir, resume_from_checkpoint)  # fail before any work
     qa = cfg.qa
     raw = raw_datasets if raw_datasets is not None else load_qa_datasets(cfg)
-    model, tokenizer = load_qa_model_and_tokenizer(qa["encoder_source"], dropout=qa.get("dropout"), seed=cfg.seed)
+    model, tokenizer = load_qa_model_and_tokenizer(qa["encoder_source"], seed=cfg.seed, **model_options(qa))
     train_features, eval_features = build_features(
         raw, tokenizer, qa["max_length"], qa["stride"], qa["dynamic_padding"], qa.get("num_proc"))
     args = qa_training_arguments(qa, run_dir, cfg.seed, eval_strategy=eval_strategy,
@@ -382,13 +379,16 @@ def padding_stats(features: Any, batch_size: int, max_length: int, group_by_leng
     }
 
 
-def time_train_steps(model: Any, dataloader: Any, n_steps: int, lr: float = 1e-5) -> float:
+def time_train_steps(model: Any, dataloader: Any, n_steps: int, lr: float = 1e-5, precision: str = "no") -> float:
     """Seconds per training step (forward + backward + AdamW) over the first `n_steps` batches.
 
-    The first batch is a warm-up and not timed. The model's weights change: use a copy.
+    The first batch is a warm-up and not timed. The model's weights change: use a copy. Frozen
+    parameters get no optimizer state, as in the ``Trainer``; ``precision="bf16"`` runs the
+    forward pass under autocast, as ``TrainingArguments(bf16=True)`` does.
     """
+    precision = resolve_mixed_precision(precision)  # a bad name fails before any work
     model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
     it = iter(dataloader)
     times = []
     for i in range(n_steps + 1):
@@ -397,7 +397,8 @@ def time_train_steps(model: Any, dataloader: Any, n_steps: int, lr: float = 1e-5
         except StopIteration:
             break
         t0 = time.perf_counter()
-        loss = model(**batch).loss
+        with autocast(precision, model):
+            loss = model(**batch).loss
         loss.backward()
         opt.step()
         opt.zero_grad()

@@ -79,12 +79,35 @@ def check_fast_tokenizer(tokenizer: Any) -> None:
         )
 
 
-def load_qa_model(source: str | os.PathLike = "bundled", dropout: float | None = None, seed: int | None = None) -> Any:
-    """``AutoModelForQuestionAnswering`` from `source`, optionally with all dropout set to `dropout`.
+def _check_dropout(name: str, value: float) -> float:
+    if not 0.0 <= float(value) < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    return float(value)
 
-    ``dropout=0.0`` removes the dropout masks: on a CPU they cost about a tenth of every step, and
-    for a few hundred steps of fine-tuning a small encoder they do not earn it back. ``seed`` makes
-    the fresh QA head reproducible.
+
+def load_qa_model(
+    source: str | os.PathLike = "bundled",
+    dropout: float | None = None,
+    seed: int | None = None,
+    *,
+    attention_dropout: float | None = None,
+    freeze_embeddings: bool = False,
+    attn_implementation: str | None = None,
+) -> Any:
+    """``AutoModelForQuestionAnswering`` from `source`, with the knobs that decide its CPU cost.
+
+    * ``dropout`` sets the hidden-layer dropout (and the attention dropout too, unless
+      ``attention_dropout`` is given). ``None`` keeps the checkpoint's own values.
+    * ``attention_dropout`` alone: the attention-probability masks are 12 heads x length^2 per
+      window, about six times the hidden masks, and drawing them took a third of a bf16 step here
+      (0.48 s -> 0.33 s without them). Hidden dropout alone keeps the regularisation cheap.
+    * ``freeze_embeddings`` keeps the word-embedding matrix (30522 x 384, half of the 22M
+      parameters) fixed: a few thousand questions touch a few thousand of its rows, and skipping its
+      AdamW update saves ~50 ms per step.
+    * ``attn_implementation``: ``"eager"`` or ``"sdpa"`` (the transformers default); eager was faster
+      on these CPUs with padded bf16 batches (README).
+
+    ``seed`` makes the fresh QA head reproducible.
     """
     from transformers import AutoModelForQuestionAnswering
     from transformers.utils import logging as hf_logging
@@ -92,9 +115,14 @@ def load_qa_model(source: str | os.PathLike = "bundled", dropout: float | None =
     path = resolve_encoder_path(source)
     kwargs: dict[str, Any] = {}
     if dropout is not None:
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-        kwargs.update(hidden_dropout_prob=float(dropout), attention_probs_dropout_prob=float(dropout))
+        kwargs.update(hidden_dropout_prob=_check_dropout("dropout", dropout),
+                      attention_probs_dropout_prob=float(dropout))
+    if attention_dropout is not None:
+        kwargs["attention_probs_dropout_prob"] = _check_dropout("attention_dropout", attention_dropout)
+    if attn_implementation is not None:
+        if attn_implementation not in ("eager", "sdpa"):
+            raise ValueError(f"attn_implementation must be 'eager' or 'sdpa', got {attn_implementation!r}")
+        kwargs["attn_implementation"] = attn_implementation
     if seed is not None:
         import torch
 
@@ -111,14 +139,26 @@ def load_qa_model(source: str | os.PathLike = "bundled", dropout: float | None =
         raise CheckpointError(f"cannot load a QA model from {path!r}: {exc}") from exc
     finally:
         hf_logging.set_verbosity(verbosity)
+    if freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
     return model
 
 
-def load_qa_model_and_tokenizer(
-    source: str | os.PathLike = "bundled", dropout: float | None = None, seed: int | None = None
-) -> tuple[Any, Any]:
-    """Both halves of the course's ``from_pretrained(model_checkpoint)`` calls."""
-    return load_qa_model(source, dropout=dropout, seed=seed), load_qa_tokenizer(source)
+def model_options(qa: Any) -> dict[str, Any]:
+    """The profile's ``qa`` knobs that :func:`load_qa_model` takes, for the scripts and loops."""
+    return {
+        "dropout": qa.get("dropout"),
+        "attention_dropout": qa.get("attention_dropout"),
+        "freeze_embeddings": bool(qa.get("freeze_embeddings", False)),
+        "attn_implementation": qa.get("attn_implementation"),
+    }
+
+
+def load_qa_model_and_tokenizer(source: str | os.PathLike = "bundled", seed: int | None = None,
+                                **options: Any) -> tuple[Any, Any]:
+    """Both halves of the course's ``from_pretrained(model_checkpoint)`` calls (`options`: see
+    :func:`load_qa_model`)."""
+    return load_qa_model(source, seed=seed, **options), load_qa_tokenizer(source)
 
 
 def count_parameters(model: Any) -> int:

@@ -44,8 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gradient-accumulation-steps", type=int, default=1)
     p.add_argument("--dropout", type=float, default=None)
     p.add_argument("--no-dynamic-padding", action="store_true", help="pad every window to max_length (the course)")
-    p.add_argument("--mixed-precision", default="auto", choices=["auto", "no", "fp16", "bf16"],
-                   help="auto: bf16/fp16 on a GPU, no on a CPU")
+    p.add_argument("--mixed-precision", default=None, choices=["auto", "no", "fp16", "bf16"],
+                   help="default: the profile's qa mixed_precision; auto: bf16/fp16 on a GPU, bf16 on a CPU with AMX, else no")
     p.add_argument("--checkpoint-steps", type=int, default=None)
     p.add_argument("--resume", action="store_true", help="continue the newest run from its last checkpoint")
     p.add_argument("--eval-only", action="store_true", help="only score --model on the validation split")
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from ..workspace import latest_run, mark_complete, new_run_dir, workspace
     from . import loop
     from .data import load_qa_datasets
-    from .model import load_qa_model_and_tokenizer
+    from .model import load_qa_model_and_tokenizer, model_options
 
     import torch
 
@@ -91,8 +91,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # gloo group (MULTI_CPU) instead of each running alone.
     state = PartialState(cpu=not torch.cuda.is_available())
     qa = cfg.qa
-    mixed = loop.mixed_precision_name() if args.mixed_precision == "auto" else args.mixed_precision
-    model, tokenizer = load_qa_model_and_tokenizer(qa["encoder_source"], dropout=qa.get("dropout"), seed=cfg.seed)
+    mixed = loop.mixed_precision_name(args.mixed_precision or qa.get("mixed_precision", "auto"))
+    model, tokenizer = load_qa_model_and_tokenizer(qa["encoder_source"], seed=cfg.seed, **model_options(qa))
     raw = load_qa_datasets(cfg)
     with state.main_process_first():  # the main process writes the datasets cache, the others read it
         train_features, eval_features = loop.build_features(
