@@ -201,6 +201,15 @@ def test_accelerate_schedule_counts_optimizer_steps(raw, tokenizer, tmp_path):
     assert (tmp_path / "final" / "model.safetensors").exists()
 
 
+def test_accelerate_loop_trains_and_evaluates_under_bf16(raw, tokenizer, tmp_path):
+    """Notebook 09 on an AMX CPU: Accelerate's autocast; the gathered logits come back as fp32."""
+    model, history = run_loop(raw, tokenizer, tmp_path, num_train_epochs=1, mixed_precision="bf16")
+    assert history["steps"] == history["total_steps"] > 0
+    assert all(math.isfinite(v) for _, v in history["loss"])
+    assert 0.0 <= history["epochs"][-1]["f1"] <= 100.0
+    assert next(model.parameters()).dtype == torch.float32
+
+
 def test_accelerate_resume_continues_bit_identically(raw, tokenizer, tmp_path):
     full_model, full = run_loop(raw, tokenizer, tmp_path / "full")
     run_loop(raw, tokenizer, tmp_path / "cut", checkpoint_steps=1, stop_after_steps=3)  # "killed" after step 3
