@@ -273,12 +273,15 @@ def finetune_with_trainer(
     logging_steps: int = 10,
     callbacks: list[TrainerCallback] | None = None,
     push_to_hub: bool = False,
+    data_seed: int | None = None,
 ) -> tuple[QATrainer, dict[str, float]]:
     """Notebook 08 in one call: data, windows, model, ``QATrainer``, train, ``predict``, save.
 
     Later notebooks call it to build a model when the workspace has none; the resume test runs
-    it in a subprocess and kills it. ``run_dir`` receives the checkpoints and, at the end, the
-    final model (safetensors) and tokenizer; the caller marks it complete.
+    it in a subprocess and kills it; the model soup of notebook 08 trains its extra members with
+    it. ``run_dir`` receives the checkpoints and, at the end, the final model (safetensors) and
+    tokenizer; the caller marks it complete. The model always starts from ``cfg.seed``;
+    ``data_seed`` (default ``cfg.seed``) changes only the data order and the dropout masks.
     """
     from .data import load_qa_datasets
     from .model import load_qa_model_and_tokenizer, model_options
@@ -289,7 +292,7 @@ def finetune_with_trainer(
     model, tokenizer = load_qa_model_and_tokenizer(qa["encoder_source"], seed=cfg.seed, **model_options(qa))
     train_features, eval_features = build_features(
         raw, tokenizer, qa["max_length"], qa["stride"], qa["dynamic_padding"], qa.get("num_proc"))
-    args = qa_training_arguments(qa, run_dir, cfg.seed, eval_strategy=eval_strategy,
+    args = qa_training_arguments(qa, run_dir, cfg.seed if data_seed is None else data_seed, eval_strategy=eval_strategy,
                                  save_strategy=save_strategy, save_steps=save_steps,
                                  logging_steps=logging_steps, push_to_hub=push_to_hub)
     trainer = build_qa_trainer(model, tokenizer, args, train_features, eval_features, raw["validation"],
