@@ -20,7 +20,8 @@ from typing import Any
 
 MIXED_PRECISION_CHOICES = ("auto", "no", "bf16", "fp16")
 
-__all__ = ["MIXED_PRECISION_CHOICES", "autocast", "cpu_has_amx", "resolve_mixed_precision", "trainer_precision_kwargs"]
+__all__ = ["MIXED_PRECISION_CHOICES", "attention_implementation", "autocast", "cpu_has_amx", "resolve_mixed_precision",
+           "trainer_precision_kwargs"]
 
 
 def cpu_has_amx() -> bool:
@@ -79,3 +80,19 @@ def autocast(precision: str, model: Any) -> Any:
     device_type = "cuda" if next(model.parameters()).is_cuda else "cpu"
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return torch.autocast(device_type, dtype=dtype, enabled=precision != "no")
+
+
+def attention_implementation(setting: str | None, precision: str | None = "auto") -> str | None:
+    """The ``attn_implementation`` to build a model with; ``"auto"`` decides by the precision.
+
+    Measured here per training step (QA batch 8 x 200 / GPT-2 batch 32 x 128): in bf16 on the CPU
+    ``"eager"`` beat PyTorch's fused ``"sdpa"`` (0.30 vs 0.33 s / 0.39 vs 0.45 s); in fp32 ``"sdpa"``
+    won (0.49 vs 0.54 s / 0.67 vs 0.69 s). On a GPU ``"sdpa"`` is the fast one. So ``"auto"`` gives
+    ``"eager"`` only for bf16 on a CPU, and None (the transformers default) otherwise.
+    """
+    import torch
+
+    if setting != "auto":
+        return setting
+    cpu_bf16 = resolve_mixed_precision(precision) == "bf16" and not torch.cuda.is_available()
+    return "eager" if cpu_bf16 else None

@@ -65,7 +65,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "num_proc": 1,
             "dropout": 0.0,
             "mixed_precision": "no",  # fp32 in CI: the same numbers on every machine; tests cover bf16
-            "attn_implementation": None,  # None: the transformers default (sdpa); "eager" measured faster under bf16 on CPU
+            "attn_implementation": None,  # None: the transformers default (sdpa); "auto": "eager" for bf16 on a CPU
         },
         "qa": {
             "data_source": "bundled",
@@ -89,7 +89,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "mixed_precision": "no",  # "auto" | "no" | "bf16" | "fp16" (course_utils.precision)
             "attention_dropout": None,  # None: same as dropout; 0.0 drops the costly attention masks only
             "freeze_embeddings": False,  # True: the word-embedding matrix stays as pretrained (cheaper steps)
-            "attn_implementation": None,  # None: the transformers default (sdpa); "eager" measured faster on CPU
+            "attn_implementation": None,  # None: the transformers default (sdpa); "auto": "eager" for bf16 on a CPU
             "soup_size": 2,  # >1: notebook 08 trains that many runs from the same start and averages them (qa/soup.py)
         },
     },
@@ -129,7 +129,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "num_proc": 2,
             "dropout": 0.0,
             "mixed_precision": "auto",  # bf16 autocast on a GPU or an AMX CPU, else fp32 (course_utils.precision)
-            "attn_implementation": "eager",  # None: the transformers default (sdpa); "eager" measured faster under bf16 on CPU
+            "attn_implementation": "auto",  # "auto": "eager" for bf16 on a CPU (measured faster), else the default (sdpa)
         },
         "qa": {
             "data_source": "bundled",
@@ -153,7 +153,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "mixed_precision": "auto",  # "auto" | "no" | "bf16" | "fp16" (course_utils.precision)
             "attention_dropout": 0.0,  # None: same as dropout; 0.0 drops the costly attention masks only
             "freeze_embeddings": True,  # True: the word-embedding matrix stays as pretrained (cheaper steps)
-            "attn_implementation": "eager",  # None: the transformers default (sdpa); "eager" measured faster on CPU
+            "attn_implementation": "auto",  # "auto": "eager" for bf16 on a CPU (measured faster), else the default (sdpa)
             "soup_size": 1,  # >1: notebook 08 trains that many runs from the same start and averages them (qa/soup.py)
         },
     },
@@ -194,7 +194,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "num_proc": 4,
             "dropout": 0.1,
             "mixed_precision": "auto",  # the course's fp16=True, where the hardware has it (course_utils.precision)
-            "attn_implementation": None,  # None: the transformers default (sdpa); "eager" measured faster under bf16 on CPU
+            "attn_implementation": None,  # None: the transformers default (sdpa); "auto": "eager" for bf16 on a CPU
         },
         "qa": {
             "data_source": "squad",
@@ -218,7 +218,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "mixed_precision": "auto",  # "auto" | "no" | "bf16" | "fp16" (course_utils.precision)
             "attention_dropout": None,  # None: same as dropout; 0.0 drops the costly attention masks only
             "freeze_embeddings": False,  # True: the word-embedding matrix stays as pretrained (cheaper steps)
-            "attn_implementation": None,  # None: the transformers default (sdpa); "eager" measured faster on CPU
+            "attn_implementation": None,  # None: the transformers default (sdpa); "auto": "eager" for bf16 on a CPU
             "soup_size": 1,  # >1: notebook 08 trains that many runs from the same start and averages them (qa/soup.py)
         },
     },

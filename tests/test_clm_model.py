@@ -80,7 +80,10 @@ def test_same_seed_same_weights():
     assert all((p == q).all() for p, q in zip(a.parameters(), b.parameters()))
 
 
-def test_profile_sizes_are_used():
+def test_profile_sizes_are_used(monkeypatch):
+    import torch
+
+    from course_utils import precision
     from course_utils.clm.model import make_config
     from course_utils.profiles import get_profile
 
@@ -88,7 +91,12 @@ def test_profile_sizes_are_used():
     config = make_config(tiny_tokenizer(), cfg)
     assert (config.n_layer, config.n_embd, config.n_head) == (cfg.clm["n_layer"], cfg.clm["n_embd"], cfg.clm["n_head"])
     assert config.n_positions == cfg.clm["context_length"]
-    assert config._attn_implementation == cfg.clm["attn_implementation"] == "eager"
+    if not torch.cuda.is_available():
+        monkeypatch.setattr(precision, "cpu_has_amx", lambda: True)
+        assert cfg.clm["attn_implementation"] == "auto"
+        assert make_config(tiny_tokenizer(), cfg)._attn_implementation == "eager"  # bf16 on a CPU
+        monkeypatch.setattr(precision, "cpu_has_amx", lambda: False)
+        assert make_config(tiny_tokenizer(), cfg)._attn_implementation != "eager"  # fp32: sdpa
 
 
 def test_fused_gelu_is_the_same_function_as_gpt2s_gelu_new():

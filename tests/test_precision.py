@@ -70,3 +70,14 @@ def test_autocast_runs_matmuls_in_bf16_and_is_a_no_op_for_no():
     with precision.autocast("no", layer):
         assert layer(x).dtype == torch.float32
     assert layer.weight.dtype == torch.float32
+
+
+@needs_no_gpu
+def test_attention_auto_is_eager_only_for_bf16_on_a_cpu(monkeypatch):
+    monkeypatch.setattr(precision, "cpu_has_amx", lambda: True)
+    assert precision.attention_implementation("auto", "auto") == "eager"
+    assert precision.attention_implementation("auto", "no") is None
+    monkeypatch.setattr(precision, "cpu_has_amx", lambda: False)
+    assert precision.attention_implementation("auto", "auto") is None
+    assert precision.attention_implementation("sdpa", "bf16") == "sdpa"  # an explicit choice stands
+    assert precision.attention_implementation(None, "bf16") is None

@@ -61,12 +61,17 @@ def test_cpu_cost_knobs_attention_dropout_frozen_embeddings_eager_attention():
         load_qa_model("bundled", attn_implementation="flash")
 
 
-def test_model_options_take_the_profile_knobs():
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU rule")
+def test_model_options_take_the_profile_knobs(monkeypatch):
+    from course_utils import precision
     from course_utils.profiles import get_profile
     from course_utils.qa.model import model_options
 
+    monkeypatch.setattr(precision, "cpu_has_amx", lambda: True)  # bf16 on this CPU: eager attention
     opts = model_options(get_profile("workshop").qa)
     assert opts == {"dropout": 0.1, "attention_dropout": 0.0, "freeze_embeddings": True, "attn_implementation": "eager"}
+    monkeypatch.setattr(precision, "cpu_has_amx", lambda: False)  # fp32: the default (sdpa)
+    assert model_options(get_profile("workshop").qa)["attn_implementation"] is None
     assert model_options(get_profile("course").qa)["freeze_embeddings"] is False
 
 

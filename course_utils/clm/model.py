@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from ..precision import attention_implementation
 from .tokenize import TokenizerError  # one error class for "this tokenizer cannot drive a causal LM"
 
 __all__ = [
@@ -64,8 +65,8 @@ def make_config(
     Two more speed choices that do not change what the model computes: the activation is
     ``gelu_pytorch_tanh``, the same tanh approximation of GELU as GPT-2's ``gelu_new`` but one fused
     PyTorch kernel instead of five Python-level tensor ops (0.71 -> 0.64 s per workshop step here);
-    and ``attn_implementation`` (profile knob; ``"eager"`` beat ``"sdpa"`` under bf16 on these CPUs,
-    0.36 vs 0.43 s per step).
+    and ``attn_implementation`` (profile knob; ``"auto"``: ``"eager"`` under bf16 on a CPU, where it
+    beat ``"sdpa"``, see :func:`course_utils.precision.attention_implementation`).
     """
     from transformers import GPT2Config
 
@@ -87,9 +88,10 @@ def make_config(
     if n_embd % n_head:
         raise ModelSizeError(f"n_embd={n_embd} is not divisible by n_head={n_head}")
     dropout = float(clm.get("dropout", 0.1) or 0.0)
-    attn = clm.get("attn_implementation")
-    if attn not in (None, "eager", "sdpa"):
-        raise ModelSizeError(f"attn_implementation must be None, 'eager' or 'sdpa', got {attn!r}")
+    if clm.get("attn_implementation") not in (None, "auto", "eager", "sdpa"):
+        raise ModelSizeError(f"attn_implementation must be None, 'auto', 'eager' or 'sdpa', "
+                             f"got {clm.get('attn_implementation')!r}")
+    attn = attention_implementation(clm.get("attn_implementation"), clm.get("mixed_precision", "auto"))
     extra = {"attn_implementation": attn} if attn else {}
     return GPT2Config(
         vocab_size=len(tokenizer),

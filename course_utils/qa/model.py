@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..assets import bundled_qa_encoder_path, resolve_source
+from ..precision import attention_implementation
 
 
 class CheckpointError(ValueError):
@@ -105,7 +106,7 @@ def load_qa_model(
       parameters) fixed: a few thousand questions touch a few thousand of its rows, and skipping its
       AdamW update saves ~50 ms per step.
     * ``attn_implementation``: ``"eager"`` or ``"sdpa"`` (the transformers default); eager was faster
-      on these CPUs with padded bf16 batches (README).
+      on these CPUs under bf16, sdpa in fp32 (:func:`model_options` picks by the profile).
 
     ``seed`` makes the fresh QA head reproducible.
     """
@@ -145,12 +146,13 @@ def load_qa_model(
 
 
 def model_options(qa: Any) -> dict[str, Any]:
-    """The profile's ``qa`` knobs that :func:`load_qa_model` takes, for the scripts and loops."""
+    """The profile's ``qa`` knobs that :func:`load_qa_model` takes (``attn_implementation="auto"``
+    decided by the profile's ``mixed_precision``: see :func:`course_utils.precision.attention_implementation`)."""
     return {
         "dropout": qa.get("dropout"),
         "attention_dropout": qa.get("attention_dropout"),
         "freeze_embeddings": bool(qa.get("freeze_embeddings", False)),
-        "attn_implementation": qa.get("attn_implementation"),
+        "attn_implementation": attention_implementation(qa.get("attn_implementation"), qa.get("mixed_precision", "auto")),
     }
 
 
