@@ -263,3 +263,21 @@ def test_get_accelerator_survives_a_changed_mixed_precision_in_one_process():
     assert loop.get_accelerator("no").mixed_precision == "no"
     assert loop.mixed_precision_name("no") == "no" and loop.mixed_precision_name("bf16") == "bf16"
     assert loop.mixed_precision_name() in ("no", "bf16", "fp16")  # "auto": depends on the machine
+
+
+def test_spread_batches_sample_the_whole_epoch_not_the_longest_first(raw, tokenizer):
+    from torch.utils.data import DataLoader
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    train, _ = loop.build_features(raw, tokenizer, dynamic_padding=True, **SIZES)
+    feats = loop.model_features(train)
+    lengths = [len(x) for x in feats["input_ids"]]
+    dl = DataLoader(feats, batch_size=2, sampler=LengthGroupedSampler(2, lengths=lengths),
+                    collate_fn=loop.padding_collator(tokenizer, True))
+    picked = loop.spread_batches(dl, 3)
+    assert len(picked) == 3
+    tokens = [int(b["attention_mask"].sum()) for b in picked]
+    assert tokens[0] == 2 * max(lengths)  # the sampler's longest batch comes first...
+    assert tokens[-1] < tokens[0]  # ...and the last pick, from the end of the epoch, is shorter
+    with pytest.raises(ValueError, match="n >= 1"):
+        loop.spread_batches(dl, 0)

@@ -382,6 +382,20 @@ def padding_stats(features: Any, batch_size: int, max_length: int, group_by_leng
     }
 
 
+def spread_batches(dataloader: Any, n: int) -> list[Any]:
+    """`n` batches spread evenly over one pass of `dataloader`, for timing.
+
+    Not simply the first `n`: ``LengthGroupedSampler`` serves the longest batch first and sorts
+    the rest by length within large groups, so the first batches are the longest of the epoch,
+    and timing them hides what dynamic padding saves.
+    """
+    batches = list(dataloader)
+    if n < 1 or not batches:
+        raise ValueError(f"need n >= 1 and a non-empty dataloader, got n={n}, {len(batches)} batches")
+    step = max(1, len(batches) // n)
+    return batches[::step][:n]
+
+
 def time_train_steps(model: Any, dataloader: Any, n_steps: int, lr: float = 1e-5, precision: str = "no") -> float:
     """Seconds per training step (forward + backward + AdamW) over the first `n_steps` batches.
 
