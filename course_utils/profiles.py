@@ -91,6 +91,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "freeze_embeddings": False,  # True: the word-embedding matrix stays as pretrained (cheaper steps)
             "attn_implementation": None,  # None: the transformers default (sdpa); "auto": "eager" for bf16 on a CPU
             "soup_size": 2,  # >1: notebook 08 trains that many runs from the same start and averages them (qa/soup.py)
+            "save_total_limit": 2,  # checkpoints kept per run (Trainer and the Accelerate loop); None keeps all
         },
     },
     "workshop": {
@@ -155,6 +156,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "freeze_embeddings": True,  # True: the word-embedding matrix stays as pretrained (cheaper steps)
             "attn_implementation": "auto",  # "auto": "eager" for bf16 on a CPU (measured faster), else the default (sdpa)
             "soup_size": 1,  # >1: notebook 08 trains that many runs from the same start and averages them (qa/soup.py)
+            "save_total_limit": 2,  # checkpoints kept per run (Trainer and the Accelerate loop); None keeps all
         },
     },
     "course": {
@@ -220,6 +222,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "freeze_embeddings": False,  # True: the word-embedding matrix stays as pretrained (cheaper steps)
             "attn_implementation": None,  # None: the transformers default (sdpa); "auto": "eager" for bf16 on a CPU
             "soup_size": 1,  # >1: notebook 08 trains that many runs from the same start and averages them (qa/soup.py)
+            "save_total_limit": 2,  # checkpoints kept per run (Trainer and the Accelerate loop); None keeps all
         },
     },
 }

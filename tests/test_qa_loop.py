@@ -49,6 +49,8 @@ def test_training_arguments_follow_the_profile_with_transformers5_names(tmp_path
     bf16 = loop.qa_training_arguments({**qa, "mixed_precision": "bf16"}, tmp_path)
     assert bf16.bf16 and (bf16.use_cpu or torch.cuda.is_available())
     assert args.push_to_hub is False and args.seed == 7
+    assert args.save_total_limit == 2  # a checkpoint is ~170 MB with MiniLM: keep the newest two
+    assert loop.qa_training_arguments({**qa, "save_total_limit": None}, tmp_path).save_total_limit is None
     course = loop.qa_training_arguments(get_profile("ci", qa_dynamic_padding=False).qa, tmp_path)
     assert course.train_sampling_strategy == "random"
     with pytest.raises(ValueError, match="warmup_ratio"):
@@ -220,6 +222,32 @@ def test_accelerate_resume_continues_bit_identically(raw, tokenizer, tmp_path):
     assert [e["f1"] for e in resumed["epochs"]] == [e["f1"] for e in full["epochs"]]
     for a, b in zip(full_model.state_dict().values(), resumed_model.state_dict().values()):
         assert torch.equal(a, b)
+    # a checkpoint after every step, but only the newest two stay on disk (save_total_limit's default)
+    kept = sorted(p.name for p in (tmp_path / "cut" / "checkpoints").iterdir())
+    assert len(kept) == 2 and f"step_{full['steps']}" in kept
+
+
+def test_accelerate_loop_keeps_every_checkpoint_when_asked(raw, tokenizer, tmp_path):
+    _, history = run_loop(raw, tokenizer, tmp_path, checkpoint_steps=1, keep_checkpoints=None)
+    assert len(list((tmp_path / "checkpoints").iterdir())) == history["steps"]
+
+
+def test_length_grouped_sampler_is_seeded_per_epoch_and_groups_lengths():
+    lengths = [int(x) for x in np.random.default_rng(0).integers(10, 300, size=400)]
+    a, b = loop.EpochLengthGroupedSampler(lengths, 8, seed=1), loop.EpochLengthGroupedSampler(lengths, 8, seed=1)
+    first = list(a)
+    assert sorted(first) == list(range(400))  # every window once per epoch
+    assert list(b) == first  # same seed, same epoch: the same order (every process, a resumed run)
+    a.set_epoch(1)
+    assert list(a) != first and sorted(a) == list(range(400))
+    a.set_epoch(0)
+    assert list(a) == first
+    assert list(loop.EpochLengthGroupedSampler(lengths, 8, seed=2)) != first
+
+    def padded(order):  # tokens after padding each batch of 8 to its longest window
+        return sum(8 * max(lengths[i] for i in order[k:k + 8]) for k in range(0, len(order), 8))
+    shuffled = [int(i) for i in np.random.default_rng(1).permutation(400)]
+    assert padded(first) < 0.8 * padded(shuffled)
 
 
 def test_accelerate_bad_inputs(raw, tokenizer, tmp_path):
@@ -228,6 +256,8 @@ def test_accelerate_bad_inputs(raw, tokenizer, tmp_path):
         loop.train_accelerate(fresh_model(), tokenizer, train.select([]), valid, raw["validation"], tmp_path)
     with pytest.raises(ValueError, match="batch_size"):
         loop.train_accelerate(fresh_model(), tokenizer, train, valid, raw["validation"], tmp_path, batch_size=0)
+    with pytest.raises(ValueError, match="keep_checkpoints"):
+        loop.train_accelerate(fresh_model(), tokenizer, train, valid, raw["validation"], tmp_path, keep_checkpoints=0)
     with pytest.raises(FileNotFoundError, match="no complete checkpoint"):
         loop.train_accelerate(fresh_model(), tokenizer, train, valid, raw["validation"], tmp_path / "new",
                               resume=True, log=lambda _m: None)

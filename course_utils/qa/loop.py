@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -103,6 +104,7 @@ def qa_training_arguments(
         logging_strategy="steps",
         logging_steps=logging_steps,
         save_only_model=False,
+        save_total_limit=qa.get("save_total_limit", 2),  # a checkpoint holds the optimizer state too (~170 MB for MiniLM)
         seed=seed,
         data_seed=seed,
         report_to="none",
@@ -485,6 +487,31 @@ def evaluate_accelerate(accelerator: Any, model: Any, eval_dataloader: Any, eval
     return qa_metrics(start_logits, end_logits, eval_features, eval_examples)
 
 
+class EpochLengthGroupedSampler:
+    """transformers' ``LengthGroupedSampler`` (windows of similar length in the same batch, which
+    ``Trainer`` uses with ``group_by_length``) for a hand-written loop: reseeded from
+    ``(seed, epoch)`` at every ``set_epoch``, so each epoch has its own order, every process draws
+    the same one (Accelerate then splits the batches), and a resumed run sees the batches it
+    skips in the order it first saw them."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int = 42):
+        from transformers.trainer_pt_utils import LengthGroupedSampler
+
+        self.seed, self.epoch = int(seed), 0
+        self.generator = torch.Generator()
+        self._sampler = LengthGroupedSampler(batch_size, lengths=list(lengths), generator=self.generator)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self._sampler)
+
+    def __iter__(self):
+        self.generator.manual_seed(self.seed * 100_003 + self.epoch)
+        return iter(self._sampler)
+
+
 def _checkpoint_dirs(folder: Path) -> list[Path]:
     found = [p for p in folder.glob("step_*") if (p / "progress.json").exists()]
     return sorted(found, key=lambda p: int(p.name.split("_")[1]))
@@ -516,6 +543,7 @@ def train_accelerate(
     mixed_precision: str = "no",
     seed: int = 42,
     checkpoint_steps: int | None = None,
+    keep_checkpoints: int | None = 2,
     resume: bool | str | os.PathLike = False,
     stop_after_steps: int | None = None,
     push_to_hub: bool = False,
@@ -524,7 +552,8 @@ def train_accelerate(
 ) -> dict[str, Any]:
     """The course's custom loop (``AdamW``, linear schedule, ``accelerator.accumulate``), evaluated
     at every epoch end, checkpointed with ``save_state`` at every epoch end (and every
-    ``checkpoint_steps`` optimizer steps), resumable with ``resume=True`` (latest checkpoint in
+    ``checkpoint_steps`` optimizer steps; the newest ``keep_checkpoints`` are kept, ``None`` keeps
+    all), resumable with ``resume=True`` (latest checkpoint in
     ``output_dir``) or a checkpoint path. The final model goes to ``output_dir/final``.
 
     Returns the history: ``loss`` per optimizer step, ``epochs`` (EM/F1 per epoch), ``steps``.
@@ -534,6 +563,8 @@ def train_accelerate(
 
     if batch_size < 1 or gradient_accumulation_steps < 1:
         raise ValueError(f"batch_size and gradient_accumulation_steps must be >= 1, got {batch_size}, {gradient_accumulation_steps}")
+    if keep_checkpoints is not None and (isinstance(keep_checkpoints, bool) or int(keep_checkpoints) < 1):
+        raise ValueError(f"keep_checkpoints must be >= 1 (the newest is needed to resume) or None, got {keep_checkpoints!r}")
     if len(train_features) == 0:
         raise ValueError("train_features is empty: nothing to train on")
     output_dir = Path(output_dir)
@@ -541,7 +572,12 @@ def train_accelerate(
     accelerator = get_accelerator(mixed_precision, gradient_accumulation_steps)
     set_seed(seed)
     collate = padding_collator(tokenizer, dynamic_padding)
-    train_dl = DataLoader(model_features(train_features), shuffle=True, batch_size=batch_size, collate_fn=collate)
+    train_set = model_features(train_features)
+    if dynamic_padding:  # as Trainer's group_by_length: short windows batch with short ones
+        sampler = EpochLengthGroupedSampler([len(ids) for ids in train_set["input_ids"]], batch_size, seed)
+        train_dl = DataLoader(train_set, sampler=sampler, batch_size=batch_size, collate_fn=collate)
+    else:
+        train_dl = DataLoader(train_set, shuffle=True, batch_size=batch_size, collate_fn=collate)
     eval_dl = DataLoader(model_features(eval_features), shuffle=False, batch_size=2 * batch_size, collate_fn=collate)
     optimizer = torch.optim.AdamW(adamw_param_groups(model, weight_decay), lr=learning_rate)
     model, optimizer, train_dl, eval_dl = accelerator.prepare(model, optimizer, train_dl, eval_dl)
@@ -575,6 +611,9 @@ def train_accelerate(
             history["steps"] = step
             (path / "progress.json").write_text(json.dumps(
                 {"step": step, "epoch": epoch, "batches_in_epoch": batches_in_epoch, "history": history}))
+            if keep_checkpoints:  # as Trainer's save_total_limit: ~170 MB each for MiniLM
+                for old in _checkpoint_dirs(ckpt_root)[:-keep_checkpoints]:
+                    shutil.rmtree(old, ignore_errors=True)
         accelerator.wait_for_everyone()
 
     from tqdm.auto import tqdm

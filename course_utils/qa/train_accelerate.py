@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             num_train_epochs=int(qa["num_train_epochs"]), max_steps=qa["max_steps"],
             gradient_accumulation_steps=args.gradient_accumulation_steps,
             dynamic_padding=qa["dynamic_padding"], mixed_precision=mixed, seed=cfg.seed,
-            checkpoint_steps=args.checkpoint_steps, resume=args.resume,
+            checkpoint_steps=args.checkpoint_steps, keep_checkpoints=qa.get("save_total_limit", 2),
+            resume=args.resume,
             push_to_hub=args.push_to_hub, hub_repo_id=args.hub_repo_id,
             log=print if state.is_main_process else (lambda _msg: None),
         )
