@@ -74,13 +74,14 @@ def qa_tokenizer():
 
 
 @functools.lru_cache(maxsize=None)
-def matmul_peak_gflops(n: int = 1024, repeat: int = 5) -> float:
-    """Best fp32 matmul rate of this CPU with torch's current threads: the physical ceiling that
-    model FLOPs utilisation (MFU) is measured against."""
+def matmul_peak_gflops(n: int = 1024, repeat: int = 5, dtype: str = "float32") -> float:
+    """Best matmul rate of this CPU with torch's current threads, in `dtype`: the physical ceiling
+    that model FLOPs utilisation (MFU) is measured against. bf16 needs its own ceiling: on a CPU
+    with AMX it is ~8x the fp32 one."""
     import torch
 
-    a = torch.randn(n, n)
-    b = torch.randn(n, n)
+    a = torch.randn(n, n, dtype=getattr(torch, dtype))
+    b = torch.randn(n, n, dtype=getattr(torch, dtype))
     torch.mm(a, b)  # warm-up
     best = float("inf")
     inner = 8
