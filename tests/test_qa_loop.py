@@ -232,6 +232,17 @@ def test_accelerate_loop_keeps_every_checkpoint_when_asked(raw, tokenizer, tmp_p
     assert len(list((tmp_path / "checkpoints").iterdir())) == history["steps"]
 
 
+def test_train_dataloader_groups_by_length_only_with_dynamic_padding(raw, tokenizer):
+    dynamic, _ = loop.build_features(raw, tokenizer, dynamic_padding=True, **SIZES)
+    grouped = loop.make_train_dataloader(dynamic, tokenizer, 4, dynamic_padding=True, seed=3)
+    assert isinstance(grouped.sampler, loop.EpochLengthGroupedSampler)
+    assert sum(b["input_ids"].shape[0] for b in grouped) == len(dynamic)
+    padded, _ = loop.build_features(raw, tokenizer, dynamic_padding=False, **SIZES)
+    course = loop.make_train_dataloader(padded, tokenizer, 4, dynamic_padding=False)
+    assert isinstance(course.sampler, torch.utils.data.RandomSampler)
+    assert {b["input_ids"].shape[1] for b in course} == {SIZES["max_length"]}
+
+
 def test_length_grouped_sampler_is_seeded_per_epoch_and_groups_lengths():
     lengths = [int(x) for x in np.random.default_rng(0).integers(10, 300, size=400)]
     a, b = loop.EpochLengthGroupedSampler(lengths, 8, seed=1), loop.EpochLengthGroupedSampler(lengths, 8, seed=1)

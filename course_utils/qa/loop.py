@@ -512,6 +512,22 @@ class EpochLengthGroupedSampler:
         return iter(self._sampler)
 
 
+def make_train_dataloader(train_features: Any, tokenizer: Any, batch_size: int, dynamic_padding: bool = True,
+                          seed: int = 42) -> Any:
+    """The loop's training batches. With dynamic padding, windows of similar length share a batch
+    (as ``Trainer`` does with ``group_by_length``): randomly shuffled batches are padded to their
+    longest window, which is often near ``max_length``. Without it, the course's shuffled batches of
+    fully padded windows."""
+    from torch.utils.data import DataLoader
+
+    train_set = model_features(train_features)
+    collate = padding_collator(tokenizer, dynamic_padding)
+    if dynamic_padding:
+        sampler = EpochLengthGroupedSampler([len(ids) for ids in train_set["input_ids"]], batch_size, seed)
+        return DataLoader(train_set, sampler=sampler, batch_size=batch_size, collate_fn=collate)
+    return DataLoader(train_set, shuffle=True, batch_size=batch_size, collate_fn=collate)
+
+
 def _checkpoint_dirs(folder: Path) -> list[Path]:
     found = [p for p in folder.glob("step_*") if (p / "progress.json").exists()]
     return sorted(found, key=lambda p: int(p.name.split("_")[1]))
@@ -572,12 +588,7 @@ def train_accelerate(
     accelerator = get_accelerator(mixed_precision, gradient_accumulation_steps)
     set_seed(seed)
     collate = padding_collator(tokenizer, dynamic_padding)
-    train_set = model_features(train_features)
-    if dynamic_padding:  # as Trainer's group_by_length: short windows batch with short ones
-        sampler = EpochLengthGroupedSampler([len(ids) for ids in train_set["input_ids"]], batch_size, seed)
-        train_dl = DataLoader(train_set, sampler=sampler, batch_size=batch_size, collate_fn=collate)
-    else:
-        train_dl = DataLoader(train_set, shuffle=True, batch_size=batch_size, collate_fn=collate)
+    train_dl = make_train_dataloader(train_features, tokenizer, batch_size, dynamic_padding, seed)
     eval_dl = DataLoader(model_features(eval_features), shuffle=False, batch_size=2 * batch_size, collate_fn=collate)
     optimizer = torch.optim.AdamW(adamw_param_groups(model, weight_decay), lr=learning_rate)
     model, optimizer, train_dl, eval_dl = accelerator.prepare(model, optimizer, train_dl, eval_dl)
