@@ -51,6 +51,9 @@ def test_training_arguments_follow_the_profile_with_transformers5_names(tmp_path
     assert args.push_to_hub is False and args.seed == 7
     assert args.save_total_limit == 2  # a checkpoint is ~170 MB with MiniLM: keep the newest two
     assert loop.qa_training_arguments({**qa, "save_total_limit": None}, tmp_path).save_total_limit is None
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="save_total_limit"):
+            loop.qa_training_arguments({**qa, "save_total_limit": bad}, tmp_path)
     course = loop.qa_training_arguments(get_profile("ci", qa_dynamic_padding=False).qa, tmp_path)
     assert course.train_sampling_strategy == "random"
     with pytest.raises(ValueError, match="warmup_ratio"):

@@ -87,6 +87,10 @@ def qa_training_arguments(
     batch_size = int(qa["batch_size"])
     if batch_size < 1:
         raise ValueError(f"qa batch_size must be >= 1, got {batch_size}")
+    limit = qa.get("save_total_limit", 2)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"qa save_total_limit must be an int >= 1 (the newest checkpoint is needed to resume) "
+                         f"or None (keep all), got {limit!r}")
     kwargs: dict[str, Any] = dict(
         output_dir=str(output_dir),
         eval_strategy=eval_strategy,
@@ -104,7 +108,7 @@ def qa_training_arguments(
         logging_strategy="steps",
         logging_steps=logging_steps,
         save_only_model=False,
-        save_total_limit=qa.get("save_total_limit", 2),  # a checkpoint holds the optimizer state too (~170 MB for MiniLM)
+        save_total_limit=limit,  # a checkpoint holds the optimizer state too (~170 MB for MiniLM)
         seed=seed,
         data_seed=seed,
         report_to="none",
@@ -579,7 +583,8 @@ def train_accelerate(
 
     if batch_size < 1 or gradient_accumulation_steps < 1:
         raise ValueError(f"batch_size and gradient_accumulation_steps must be >= 1, got {batch_size}, {gradient_accumulation_steps}")
-    if keep_checkpoints is not None and (isinstance(keep_checkpoints, bool) or int(keep_checkpoints) < 1):
+    if keep_checkpoints is not None and (isinstance(keep_checkpoints, bool) or not isinstance(keep_checkpoints, int)
+                                         or keep_checkpoints < 1):
         raise ValueError(f"keep_checkpoints must be >= 1 (the newest is needed to resume) or None, got {keep_checkpoints!r}")
     if len(train_features) == 0:
         raise ValueError("train_features is empty: nothing to train on")
