@@ -541,6 +541,9 @@ def _save_checkpoint(accelerator: Any, run_dir: Path, progress: _Progress, keep:
         shutil.rmtree(tmp, ignore_errors=True)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(tmp), safe_serialization=True)
+    # every process writes its own random state into `tmp`: rename only when all have finished
+    # (without this barrier the rename raced the other process's write; CI met it once)
+    accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         (tmp / "progress.json").write_text(json.dumps(asdict(progress)))
         shutil.rmtree(final, ignore_errors=True)
