@@ -63,6 +63,14 @@ def mixed_precision_name(setting: str | None = "auto") -> str:
     return resolve_mixed_precision(setting)
 
 
+def _checked_keep(value: Any, name: str) -> int | None:
+    """How many checkpoints a run keeps: an int >= 1 (the newest is needed to resume) or None (all)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"{name} must be an int >= 1 (the newest checkpoint is needed to resume) "
+                         f"or None (keep all), got {value!r}")
+    return value
+
+
 def qa_training_arguments(
     qa: Mapping[str, Any],
     output_dir: str | os.PathLike,
@@ -87,10 +95,7 @@ def qa_training_arguments(
     batch_size = int(qa["batch_size"])
     if batch_size < 1:
         raise ValueError(f"qa batch_size must be >= 1, got {batch_size}")
-    limit = qa.get("save_total_limit", 2)
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"qa save_total_limit must be an int >= 1 (the newest checkpoint is needed to resume) "
-                         f"or None (keep all), got {limit!r}")
+    limit = _checked_keep(qa.get("save_total_limit", 2), "qa save_total_limit")
     kwargs: dict[str, Any] = dict(
         output_dir=str(output_dir),
         eval_strategy=eval_strategy,
@@ -583,9 +588,7 @@ def train_accelerate(
 
     if batch_size < 1 or gradient_accumulation_steps < 1:
         raise ValueError(f"batch_size and gradient_accumulation_steps must be >= 1, got {batch_size}, {gradient_accumulation_steps}")
-    if keep_checkpoints is not None and (isinstance(keep_checkpoints, bool) or not isinstance(keep_checkpoints, int)
-                                         or keep_checkpoints < 1):
-        raise ValueError(f"keep_checkpoints must be >= 1 (the newest is needed to resume) or None, got {keep_checkpoints!r}")
+    _checked_keep(keep_checkpoints, "keep_checkpoints")
     if len(train_features) == 0:
         raise ValueError("train_features is empty: nothing to train on")
     output_dir = Path(output_dir)
