@@ -92,6 +92,8 @@ def attention_implementation(setting: str | None, precision: str | None = "auto"
     """
     import torch
 
+    if setting not in (None, "auto", "eager", "sdpa"):
+        raise ValueError(f"attn_implementation must be None, 'auto', 'eager' or 'sdpa', got {setting!r}")
     if setting != "auto":
         return setting
     cpu_bf16 = resolve_mixed_precision(precision) == "bf16" and not torch.cuda.is_available()

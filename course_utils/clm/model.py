@@ -88,10 +88,10 @@ def make_config(
     if n_embd % n_head:
         raise ModelSizeError(f"n_embd={n_embd} is not divisible by n_head={n_head}")
     dropout = float(clm.get("dropout", 0.1) or 0.0)
-    if clm.get("attn_implementation") not in (None, "auto", "eager", "sdpa"):
-        raise ModelSizeError(f"attn_implementation must be None, 'auto', 'eager' or 'sdpa', "
-                             f"got {clm.get('attn_implementation')!r}")
-    attn = attention_implementation(clm.get("attn_implementation"), clm.get("mixed_precision", "auto"))
+    try:
+        attn = attention_implementation(clm.get("attn_implementation"), clm.get("mixed_precision", "auto"))
+    except ValueError as exc:
+        raise ModelSizeError(str(exc)) from None
     extra = {"attn_implementation": attn} if attn else {}
     return GPT2Config(
         vocab_size=len(tokenizer),
