@@ -87,6 +87,7 @@ def test_expected_api_patterns():
     for p in COURSE_PROMPTS:
         assert re.search(p.expected, good[p.name]), p.name
         assert not re.search(p.expected, bad[p.name]), p.name
+        assert re.search(p.expected, p.answer), p.name  # the course model's own line passes its check
     assert COURSE_PROMPTS[2].prompt.endswith("# calculate the mean income per profession\n")
 
 
@@ -170,3 +171,133 @@ def test_exercise_04_checkers():
     assert not check_groupby_pattern(r"(")
     assert check_repeat_baseline(repeat_last_line)
     assert not check_repeat_baseline(lambda p: p.splitlines()[-1])
+
+
+# --------------------------------------------------------------------------------------------
+# Does the model read the comment? (line_logprob, answer_logprobs, comment_sensitivity)
+# --------------------------------------------------------------------------------------------
+
+PAIRS = ("x = np.arange(5)\n# make a scatter plot\nplt.scatter(x, x)\n",
+         "x = np.arange(5)\n# make a histogram\nplt.hist(x)\n")
+
+
+@pytest.fixture(scope="module")
+def comment_model():
+    """A tiny GPT-2 over-fitted on two files that differ only in their comment and next line."""
+    import torch
+
+    from course_utils.clm.loop import bare_torch_steps
+    from course_utils.clm.model import build_model
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    tok = tiny_tokenizer()
+    model = build_model(tok, {"n_layer": 2, "n_embd": 64, "n_head": 2, "context_length": 64, "dropout": 0.0}, seed=0)
+    batches = [torch.tensor([tok(t + tok.eos_token)["input_ids"]]) for t in PAIRS]
+    bare_torch_steps(model, batches * 120, lr=3e-3)
+    model.eval()
+    yield model, tok
+    torch.set_num_threads(threads)
+
+
+def _manual_logprob(model, tok, prompt, line):
+    import torch
+
+    p = tok(prompt)["input_ids"]
+    full = tok(prompt + line + "\n")["input_ids"]
+    assert full[:len(p)] == p  # no token spans the boundary in these texts
+    ids = torch.tensor([full])
+    with torch.no_grad():
+        logp = model(ids).logits[0, :-1].log_softmax(-1)
+    return float(logp[torch.arange(len(full) - 1), ids[0, 1:]][len(p) - 1:].sum())
+
+
+def test_line_logprob_is_the_chain_rule_sum(comment_model):
+    from course_utils.clm.generate import line_logprob
+
+    model, tok = comment_model
+    prompt = "x = np.arange(5)\n# make a scatter plot\n"
+    for line in ("plt.scatter(x, x)", "plt.hist(x)", "y = 3"):
+        assert line_logprob(model, tok, prompt, line) == pytest.approx(_manual_logprob(model, tok, prompt, line), abs=1e-4)
+    assert line_logprob(model, tok, prompt, "plt.scatter(x, x)") > line_logprob(model, tok, prompt, "plt.hist(x)") + 3
+    # a trailing newline in the line is the same line
+    assert line_logprob(model, tok, prompt, "plt.hist(x)\n") == pytest.approx(line_logprob(model, tok, prompt, "plt.hist(x)"))
+
+
+def test_line_logprob_scores_a_token_that_spans_the_prompt_end(comment_model):
+    """Byte-level BPE can merge the prompt's last newline with the line's indentation: that token
+    belongs to the line, and the score is still log P(prompt + line) - log P(prompt)."""
+    import torch
+
+    from course_utils.clm.generate import line_logprob
+
+    model, tok = comment_model
+    prompt, line = "for i in x:\n", "    plt.hist(x)"
+    enc = tok(prompt + line + "\n", return_offsets_mapping=True)
+    spans = [i for i, (start, end) in enumerate(enc["offset_mapping"]) if start < len(prompt) < end]
+    assert spans, "this text must have a token across the prompt's end for the test to mean anything"
+    ids = torch.tensor([enc["input_ids"]])
+    with torch.no_grad():
+        logp = model(ids).logits[0, :-1].log_softmax(-1)
+    per_token = logp[torch.arange(ids.shape[1] - 1), ids[0, 1:]]
+    # token k is predicted at position k-1: the line's score starts with the spanning token
+    assert line_logprob(model, tok, prompt, line) == pytest.approx(float(per_token[spans[0] - 1:].sum()), abs=1e-4)
+
+
+def test_line_logprob_keeps_the_end_of_a_long_prompt(comment_model):
+    from course_utils.clm.generate import line_logprob
+
+    model, tok = comment_model
+    long_prompt = "y = 1\n" * 200 + "x = np.arange(5)\n# make a histogram\n"
+    value = line_logprob(model, tok, long_prompt, "plt.hist(x)")
+    assert value < 0 and value == value  # finite, no index error past n_positions
+    with pytest.raises(ValueError, match="n_positions"):
+        line_logprob(model, tok, "x\n", "y = 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1")
+    with pytest.raises(ValueError, match="non-empty"):
+        line_logprob(model, tok, "x\n", "   ")
+
+
+def test_comment_sensitivity_sees_a_model_that_reads_comments(comment_model):
+    from course_utils.clm.generate import comment_sensitivity
+
+    model, tok = comment_model
+    prompts = [{"prompt": t.rsplit("\n", 2)[0] + "\n", "truth": t.rstrip("\n").rsplit("\n", 1)[1]} for t in PAIRS]
+    assert prompts[0] == {"prompt": "x = np.arange(5)\n# make a scatter plot\n", "truth": "plt.scatter(x, x)"}
+    found = comment_sensitivity(model, tok, prompts, seed=0)
+    assert found["n"] == 2 and found["own_better"] == 1.0 and found["mean_gain"] > 3
+    assert len(found["gains"]) == 2
+    with pytest.raises(ValueError, match="at least two"):
+        comment_sensitivity(model, tok, prompts[:1])
+
+
+def test_comment_sensitivity_is_zero_for_a_model_that_ignores_comments():
+    """A model whose prediction never depends on the input scores both comments alike."""
+    import torch
+    from types import SimpleNamespace
+
+    from course_utils.clm.generate import comment_sensitivity
+
+    tok = tiny_tokenizer()
+
+    class Blind(torch.nn.Module):
+        config = SimpleNamespace(n_positions=64)
+        device = torch.device("cpu")
+
+        def forward(self, ids):
+            logits = torch.arange(len(tok), dtype=torch.float).expand(ids.shape[0], ids.shape[1], -1)
+            return SimpleNamespace(logits=logits)
+
+    prompts = [{"prompt": f"x = {i}\n# comment number {i}\n", "truth": f"y = x + {i}"} for i in range(5)]
+    found = comment_sensitivity(Blind(), tok, prompts, seed=1)
+    assert found["mean_gain"] == 0 and found["own_better"] == 0
+
+
+def test_answer_logprobs_ranks_candidates(comment_model):
+    from course_utils.clm.generate import CoursePrompt, answer_logprobs
+
+    model, tok = comment_model
+    prompts = (CoursePrompt("scatter", "x = np.arange(5)\n# make a scatter plot\n", r"plt\.scatter\(", "plt.scatter(...)"),)
+    rows = answer_logprobs(model, tok, {"scatter": ["plt.hist(x)", "plt.scatter(x, x)"]}, prompts)
+    assert [r["line"] for r in rows] == ["plt.scatter(x, x)", "plt.hist(x)"]
+    assert [r["intended"] for r in rows] == [True, False]
+    assert rows[0]["logprob"] > rows[1]["logprob"]

@@ -26,6 +26,9 @@ __all__ = [
     "held_out_prompt_sets",
     "repeat_last_line",
     "compare_with_repeat_baseline",
+    "line_logprob",
+    "answer_logprobs",
+    "comment_sensitivity",
 ]
 
 
@@ -35,6 +38,7 @@ class CoursePrompt:
     prompt: str
     expected: str  # regular expression of the API call the completion should make
     api: str  # the same, for people
+    answer: str = ""  # the line the course's own model (codeparrot-ds) wrote
 
 
 # The course's four prompts, verbatim (the last one starts with an empty line, as in the course).
@@ -42,24 +46,26 @@ COURSE_PROMPTS: tuple[CoursePrompt, ...] = (
     CoursePrompt(
         "scatter",
         "# create some data\nx = np.random.randn(100)\ny = np.random.randn(100)\n\n# create scatter plot with x, y\n",
-        r"plt\.scatter\(", "plt.scatter(...)",
+        r"plt\.scatter\(", "plt.scatter(...)", "plt.scatter(x, y)",
     ),
     CoursePrompt(
         "dataframe",
         "# create some data\nx = np.random.randn(100)\ny = np.random.randn(100)\n\n# create dataframe from x and y\n",
-        r"pd\.DataFrame\(", "pd.DataFrame(...)",
+        r"pd\.DataFrame\(", "pd.DataFrame(...)", "df = pd.DataFrame({'x': x, 'y': y})",
     ),
     CoursePrompt(
         "groupby",
         "# dataframe with profession, income and name\ndf = pd.DataFrame({'profession': x, 'income':y, 'name': z})\n\n"
         "# calculate the mean income per profession\n",
         r"groupby\(.*\)(\[.*\])?\.mean\(", "df.groupby(...).mean()",
+        "profession = df.groupby(['profession']).mean()",
     ),
     CoursePrompt(
         "random_forest",
         "\n# import random forest regressor from scikit-learn\nfrom sklearn.ensemble import RandomForestRegressor\n\n"
         "# fit random forest model with 300 estimators on X, y:\n",
         r"RandomForestRegressor\(\s*n_estimators\s*=\s*300", "RandomForestRegressor(n_estimators=300 ...)",
+        "rf = RandomForestRegressor(n_estimators=300, random_state=random_state, max_depth=3)",
     ),
 )
 
@@ -291,3 +297,77 @@ def compare_with_repeat_baseline(pipe: Any, prompts: Sequence[dict[str, str]], *
         "baseline_wins": sum(r["model_sim"] < r["baseline_sim"] for r in rows),
         "rows": rows,
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Does the model read the comment?
+# --------------------------------------------------------------------------------------------
+
+
+def line_logprob(model: Any, tokenizer: Any, prompt: str, line: str) -> float:
+    """Log-probability (nats) that the model writes `line` and its newline right after `prompt`.
+
+    Greedy decoding shows only the favourite line; this says how far behind the intended one is.
+    The tokens are those of ``prompt + line`` (a BPE may merge the prompt's last newline with the
+    line's indentation): every token that covers a character of the line is scored, and only the
+    ``n_positions`` tokens nearest the line are fed to the model.
+    """
+    import torch
+
+    if not isinstance(prompt, str) or not isinstance(line, str) or not line.strip():
+        raise ValueError("prompt must be a string and line a non-empty string")
+    text = prompt + line.rstrip("\n") + "\n"
+    enc = tokenizer(text, return_offsets_mapping=True)
+    ids, offsets = enc["input_ids"], enc["offset_mapping"]
+    first = next(i for i, (_, end) in enumerate(offsets) if end > len(prompt))
+    if first == 0:  # the line is the first token: condition on the EOS token, as at a file start
+        ids, first = [tokenizer.eos_token_id] + list(ids), 1
+    limit = getattr(model.config, "n_positions", None) or len(ids)
+    if len(ids) - first >= limit:
+        raise ValueError(f"the line alone is {len(ids) - first} tokens, more than n_positions={limit}")
+    start = max(0, len(ids) - limit)
+    window = torch.tensor([ids[start:]], device=model.device)
+    with torch.no_grad():
+        logits = model(window).logits[0, :-1].float().log_softmax(-1)
+    targets = window[0, 1:]
+    scores = logits[torch.arange(len(targets)), targets]
+    return float(scores[first - start - 1:].sum())
+
+
+def answer_logprobs(model: Any, tokenizer: Any, candidates: dict[str, Sequence[str]],
+                    prompts: Sequence[CoursePrompt] = COURSE_PROMPTS) -> list[dict[str, Any]]:
+    """For each course prompt, the log-probability of some candidate lines (the intended call, the
+    model's own favourite, ...), best first: how far the intended answer is from being chosen."""
+    rows = []
+    for p in prompts:
+        for line in candidates.get(p.name, ()):
+            rows.append({"prompt": p.name, "line": line, "logprob": round(line_logprob(model, tokenizer, p.prompt, line), 2),
+                         "intended": bool(re.search(p.expected, line))})
+    rows.sort(key=lambda r: (r["prompt"], -r["logprob"]))
+    return rows
+
+
+def _replace_comment(prompt: str, comment: str) -> str:
+    lines = prompt.rstrip("\n").splitlines()
+    return "\n".join(lines[:-1] + [comment]) + "\n"
+
+
+def comment_sensitivity(model: Any, tokenizer: Any, prompts: Sequence[dict[str, str]], seed: int = 0) -> dict[str, Any]:
+    """Does the model read the comment? Each prompt's true next line is scored after its own
+    comment and after the comment of another prompt (drawn at random). A model that ignores
+    comments scores both alike (mean gain 0, own comment better half the time); one that reads
+    them gains log-probability from its own comment.
+    """
+    if len(prompts) < 2:
+        raise ValueError("comment_sensitivity needs at least two prompts (each borrows another's comment)")
+    rng = random.Random(seed)
+    gains = []
+    for i, p in enumerate(prompts):
+        j = rng.randrange(len(prompts) - 1)
+        j += j >= i  # any prompt but this one
+        other = prompts[j]["prompt"].rstrip("\n").splitlines()[-1]
+        own = line_logprob(model, tokenizer, p["prompt"], p["truth"])
+        swapped = line_logprob(model, tokenizer, _replace_comment(p["prompt"], other), p["truth"])
+        gains.append(own - swapped)
+    return {"n": len(gains), "mean_gain": sum(gains) / len(gains),
+            "own_better": sum(g > 0 for g in gains) / len(gains), "gains": gains}
