@@ -50,6 +50,22 @@ def test_overfit_model_completes_the_scatter_prompt(pipe):
     assert full.startswith("plt.scatter(x, y)\nplt.show()")
 
 
+def test_repetition_penalty_spares_the_prompt(pipe):
+    """The scatter line reuses the prompt's `x`, `y`, `(`: a penalty on the prompt's tokens (what
+    transformers' `repetition_penalty` does) breaks it; the penalty on generated tokens does not."""
+    from course_utils.clm.generate import COURSE_PROMPTS, complete
+
+    prompt = COURSE_PROMPTS[0].prompt
+    assert complete(pipe, prompt, repetition_penalty=50.0) == "plt.scatter(x, y)"
+    assert complete(pipe, prompt, repetition_penalty=50.0, penalize_prompt=True) != "plt.scatter(x, y)"
+    # within what it writes, the penalty still bites: a long multi-line completion changes
+    plain = complete(pipe, prompt, one_line=False, max_new_tokens=30, repetition_penalty=1.0)
+    assert complete(pipe, prompt, one_line=False, max_new_tokens=30, repetition_penalty=50.0) != plain
+    for bad in (0, -1.0, "1.3", True, None):
+        with pytest.raises(ValueError, match="repetition_penalty"):
+            complete(pipe, prompt, repetition_penalty=bad)
+
+
 def test_sampling_is_seeded_and_greedy_is_deterministic(pipe):
     from course_utils.clm.generate import complete
 

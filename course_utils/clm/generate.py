@@ -3,9 +3,16 @@ against a trivial baseline on prompts taken from held-out files.
 
 Greedy decoding of a small model easily falls into a loop (the same line again and again). Two
 things stop that here: generation ends at the end of the first non-empty line when the lesson
-wants one line, and a mild ``repetition_penalty`` discourages re-emitting the same tokens.
-``no_repeat_ngram_size`` is offered but off by default: it bans every n-gram already in the
-*prompt* too, and code completion must repeat the prompt's names (``x, y``).
+wants one line, and a mild repetition penalty discourages re-emitting the same tokens.
+
+transformers' ``repetition_penalty`` penalises every token of the *prompt* as well, and code
+completion must reuse the prompt's names (``x, y``, ``df``, the class just imported): on held-out
+data-science prompts it cost a third of the model's lead over the baseline. So ``complete`` applies
+the penalty to the tokens it generated only (transformers' ``RepetitionPenaltyLogitsProcessor``
+with ``prompt_ignore_length``, which ``generate``'s own ``repetition_penalty`` argument does not
+set); ``penalize_prompt=True`` gives the library's default behaviour.
+``no_repeat_ngram_size`` is offered but off by default, for the same reason: it bans every n-gram
+of the prompt too.
 """
 from __future__ import annotations
 
@@ -149,6 +156,7 @@ def complete(
     temperature: float = 0.0,
     top_k: int = 50,
     repetition_penalty: float = 1.1,
+    penalize_prompt: bool = False,
     no_repeat_ngram_size: int = 0,
     code_only: bool = True,
     seed: int = 0,
@@ -157,7 +165,8 @@ def complete(
 
     With ``one_line`` generation stops at the end of the first non-empty line and only that
     line is returned; with ``code_only`` (and ``one_line``) that line must be code, not another
-    comment.
+    comment. ``repetition_penalty`` applies to the generated tokens only, unless
+    ``penalize_prompt`` (transformers' own behaviour: the prompt's tokens are penalised too).
     """
     import torch
     from transformers import StoppingCriteriaList
@@ -166,11 +175,13 @@ def complete(
         raise ValueError("prompt must be a non-empty string")
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens={max_new_tokens} must be >= 1")
+    if isinstance(repetition_penalty, bool) or not isinstance(repetition_penalty, (int, float)) or not repetition_penalty > 0:
+        raise ValueError(f"repetition_penalty must be a number > 0 (1.0 = none), got {repetition_penalty!r}")
     tok = pipe.tokenizer
     kwargs: dict[str, Any] = dict(
         max_new_tokens=int(max_new_tokens),
         return_full_text=False,
-        repetition_penalty=float(repetition_penalty),
+        repetition_penalty=float(repetition_penalty) if penalize_prompt else 1.0,
         pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
     )
     if no_repeat_ngram_size:
@@ -189,13 +200,18 @@ def complete(
         # A GPT-2 has no position beyond n_positions: keep the end of the prompt, nearest the answer.
         prompt = tok.decode(prompt_ids[-keep:])
         prompt_ids = prompt_ids[-keep:]
+    from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
+
+    prompt_len = len(prompt_ids)
+    processors = LogitsProcessorList()
+    if not penalize_prompt and repetition_penalty != 1.0:
+        processors.append(RepetitionPenaltyLogitsProcessor(float(repetition_penalty), prompt_ignore_length=prompt_len))
     if one_line:
-        prompt_len = len(prompt_ids)
         kwargs["stopping_criteria"] = StoppingCriteriaList([_newline_stopper(tok, prompt_len)])
         if code_only:
-            from transformers import LogitsProcessorList
-
-            kwargs["logits_processor"] = LogitsProcessorList([_code_line_processor(tok, prompt_len)])
+            processors.append(_code_line_processor(tok, prompt_len))
+    if processors:
+        kwargs["logits_processor"] = processors
     text = pipe(prompt, **kwargs)[0]["generated_text"]
     return first_line(text) if one_line else text
 
