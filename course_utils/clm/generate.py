@@ -364,8 +364,9 @@ def answer_logprobs(model: Any, tokenizer: Any, candidates: dict[str, Sequence[s
     return rows
 
 
-def _replace_comment(prompt: str, comment: str) -> str:
-    lines = prompt.rstrip("\n").splitlines()
+def _with_comment_of(prompt: str, other: str) -> str:
+    """`prompt` with its last line (the comment) replaced by the last line of `other`."""
+    lines, comment = prompt.rstrip("\n").splitlines(), other.rstrip("\n").splitlines()[-1]
     return "\n".join(lines[:-1] + [comment]) + "\n"
 
 
@@ -382,9 +383,8 @@ def comment_sensitivity(model: Any, tokenizer: Any, prompts: Sequence[dict[str, 
     for i, p in enumerate(prompts):
         j = rng.randrange(len(prompts) - 1)
         j += j >= i  # any prompt but this one
-        other = prompts[j]["prompt"].rstrip("\n").splitlines()[-1]
         own = line_logprob(model, tokenizer, p["prompt"], p["truth"])
-        swapped = line_logprob(model, tokenizer, _replace_comment(p["prompt"], other), p["truth"])
+        swapped = line_logprob(model, tokenizer, _with_comment_of(p["prompt"], prompts[j]["prompt"]), p["truth"])
         gains.append(own - swapped)
     return {"n": len(gains), "mean_gain": sum(gains) / len(gains),
             "own_better": sum(g > 0 for g in gains) / len(gains), "gains": gains}
