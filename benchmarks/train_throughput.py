@@ -220,9 +220,10 @@ def qa_rows(quick: bool, tiny: bool, peak: float) -> list[dict[str, Any]]:
         model = fresh()
         clock = StepClock(model)
         with tempfile.TemporaryDirectory() as tmp:
-            loop.train_accelerate(model, tokenizer, train, train.select(range(batch)), None, tmp,
-                                  batch_size=batch, learning_rate=lr, weight_decay=0.01, max_steps=total,
-                                  dynamic_padding=False, seed=0, stop_after_steps=total, log=lambda *a: None)
+            settings = loop.LoopSettings(batch_size=batch, learning_rate=lr, weight_decay=0.01, max_steps=total,
+                                         dynamic_padding=False, seed=0)
+            loop.train_accelerate(model, tokenizer, train, train.select(range(batch)), None, tmp, settings,
+                                  stop_after_steps=total, log=lambda *a: None)
         return clock.step_times(warmup, steps)
 
     # Rounds of (bare, Trainer, Accelerate); the best round of each counts (noise only slows).

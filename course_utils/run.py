@@ -84,6 +84,22 @@ def absolute_sources(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# Old parameter names of the notebooks, kept working: one name per concept across both tracks now.
+RENAMED_PARAMETERS = {"hub_repo_id": "hub_model_id", "resume": "resume_from_checkpoint"}
+
+
+def renamed_parameters(params: dict[str, Any]) -> dict[str, Any]:
+    """`params` with old names replaced by their new ones, saying so once for each."""
+    out = dict(params)
+    for old, new in RENAMED_PARAMETERS.items():
+        if old in out:
+            if new in out:
+                raise SystemExit(f"-p {old} and -p {new} name the same parameter: drop {old} (the old name)")
+            print(f"note: the parameter {old!r} is now called {new!r}; please use -p {new}", file=sys.stderr)
+            out[new] = out.pop(old)
+    return out
+
+
 def split_parameters(
     notebooks: Sequence[Path], params: dict[str, Any], shared: set[str] = frozenset()
 ) -> dict[Path, dict[str, Any]]:
@@ -213,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["COURSE_QUIET"] = "1"
 
     notebooks = find_notebooks(args.notebooks, Path(args.notebook_dir))
-    user_params = absolute_sources({name: parse_value(value) for name, value in args.parameter})
+    user_params = renamed_parameters(absolute_sources({name: parse_value(value) for name, value in args.parameter}))
     for reserved in ALWAYS_PASSED:
         if reserved in user_params:
             raise SystemExit(f"use --{reserved.replace('_', '-')} instead of -p {reserved}")

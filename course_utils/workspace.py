@@ -79,10 +79,28 @@ def record_metrics(**metrics: float | int | str) -> dict:
     return clean
 
 
-def latest_run(base: str | os.PathLike, name: str) -> Path | None:
-    """The newest run of `name`, finished or not (what resume continues)."""
+def unfinished_run(base: str | os.PathLike, name: str) -> Path | None:
+    """The run a resume continues: the newest run of `name`, if it is not finished; else None.
+
+    Never a finished run (that would train on inside a learner's finished model and overwrite
+    it), and never an older abandoned run behind a newer finished one.
+    """
     parent = Path(base) / name
-    if not parent.is_dir():
+    runs = sorted(p for p in parent.iterdir() if p.is_dir()) if parent.is_dir() else []
+    if not runs or (runs[-1] / COMPLETE_MARKER).exists():
         return None
-    runs = sorted(p for p in parent.iterdir() if p.is_dir())
-    return runs[-1] if runs else None
+    return runs[-1]
+
+
+def run_folder(base: str | os.PathLike, name: str, resume: bool = False) -> Path:
+    """The folder a training run writes into, for every training notebook and script.
+
+    ``resume=True``: the newest run of `name` when it is unfinished (:func:`unfinished_run`);
+    otherwise, and when there is none, a new time-stamped folder (:func:`new_run_dir`).
+    """
+    if resume:
+        previous = unfinished_run(base, name)
+        if previous is not None:
+            return previous
+        print(f"resume asked, but the newest {name} run is finished or there is none: starting a new run")
+    return new_run_dir(base, name)

@@ -97,7 +97,8 @@ def test_dataset_and_settings(ds, tok, tmp_path):
 
 
 def test_missing_and_corrupted_checkpoints(ds, tok, tmp_path):
-    from course_utils.clm.loop import CheckpointError, LoopSettings, latest_checkpoint, train_accelerate, train_with_trainer
+    from course_utils.clm.loop import LoopSettings, train_accelerate, train_with_trainer
+    from course_utils.training import CheckpointError, latest_checkpoint
     from course_utils.clm.model import build_model
 
     s = LoopSettings(batch_size=8, max_steps=4, eval_steps=2, logging_steps=1, mixed_precision="no")

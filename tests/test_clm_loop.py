@@ -148,18 +148,19 @@ def test_loop_settings_and_bad_input():
 def test_one_accelerator_state_per_process():
     from accelerate import Accelerator
 
-    from course_utils.clm.loop import fresh_accelerator
+    from course_utils.training import make_accelerator
 
-    first = fresh_accelerator("bf16")
+    first = make_accelerator("bf16")
     assert first.mixed_precision == "bf16"
     with pytest.raises(ValueError):
         Accelerator(mixed_precision="no")  # what a notebook re-run with other settings would hit
-    second = fresh_accelerator("no", gradient_accumulation_steps=2)
+    second = make_accelerator("no", gradient_accumulation_steps=2)
     assert second.mixed_precision == "no" and second.gradient_accumulation_steps == 2
 
 
 def test_accelerate_loop_in_process(tmp_path):
-    from course_utils.clm.loop import LoopSettings, latest_checkpoint, loss_curves, train_accelerate
+    from course_utils.clm.loop import LoopSettings, loss_curves, train_accelerate
+    from course_utils.training import latest_checkpoint
     from course_utils.clm.model import build_model
 
     tok = tiny_tokenizer()

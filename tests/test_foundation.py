@@ -109,8 +109,21 @@ def test_run_dirs_are_new_and_only_complete_ones_are_handed_over(tmp_path: Path)
     assert workspace.latest_complete(tmp_path, "model") is None
     workspace.mark_complete(first)
     assert workspace.latest_complete(tmp_path, "model") == first
-    assert workspace.latest_run(tmp_path, "model") == second  # what a resume continues
+    assert workspace.unfinished_run(tmp_path, "model") == second  # what a resume continues
+    assert workspace.run_folder(tmp_path, "model", resume=True) == second
     assert workspace.latest_complete(tmp_path, "other") is None
+
+
+def test_resume_never_enters_a_finished_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The bug of notebooks 08/09 and the QA script: resume continued inside a finished run."""
+    done = workspace.new_run_dir(tmp_path, "qa-trainer")
+    workspace.mark_complete(done)
+    assert workspace.unfinished_run(tmp_path, "qa-trainer") is None
+    fresh = workspace.run_folder(tmp_path, "qa-trainer", resume=True)
+    assert fresh != done and fresh.parent == done.parent and not any(fresh.iterdir())
+    assert "starting a new run" in capsys.readouterr().out
+    assert workspace.run_folder(tmp_path, "qa-trainer", resume=False) not in (done, fresh)
+    assert workspace.run_folder(tmp_path, "nothing-yet", resume=True).parent.name == "nothing-yet"
 
 
 def test_workspace_default_and_metrics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

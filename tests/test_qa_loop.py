@@ -14,6 +14,7 @@ import torch  # noqa: E402
 from datasets import DatasetDict  # noqa: E402
 
 from course_utils.qa import loop  # noqa: E402
+from course_utils.training import make_accelerator  # noqa: E402
 from course_utils.qa.data import load_qa_datasets  # noqa: E402
 from course_utils.qa.model import load_qa_model_and_tokenizer  # noqa: E402
 from test_qa_distributed import tiny_squad  # noqa: E402
@@ -183,13 +184,13 @@ def test_evaluate_without_examples_or_offsets_is_a_clear_error(raw, tokenizer, t
 
 
 # ------------------------------------------------------------------ Accelerate loop
-def run_loop(raw, tokenizer, out, **kw):
+def run_loop(raw, tokenizer, out, resume=False, stop_after_steps=None, **kw):
     train, valid = loop.build_features(raw, tokenizer, dynamic_padding=True, **SIZES)
-    args = dict(batch_size=4, learning_rate=1e-4, warmup_ratio=0.25, num_train_epochs=2, seed=0,
-                log=lambda _m: None)
-    args.update(kw)
+    settings = loop.LoopSettings(**{**dict(batch_size=4, learning_rate=1e-4, warmup_ratio=0.25, num_train_epochs=2,
+                                           seed=0), **kw})
     model = fresh_model()
-    return model, loop.train_accelerate(model, tokenizer, train, valid, raw["validation"], out, **args)
+    return model, loop.train_accelerate(model, tokenizer, train, valid, raw["validation"], out, settings,
+                                        resume=resume, stop_after_steps=stop_after_steps, log=lambda _m: None)
 
 
 def test_accelerate_schedule_counts_optimizer_steps(raw, tokenizer, tmp_path):
@@ -217,9 +218,9 @@ def test_accelerate_loop_trains_and_evaluates_under_bf16(raw, tokenizer, tmp_pat
 
 def test_accelerate_resume_continues_bit_identically(raw, tokenizer, tmp_path):
     full_model, full = run_loop(raw, tokenizer, tmp_path / "full")
-    run_loop(raw, tokenizer, tmp_path / "cut", checkpoint_steps=1, stop_after_steps=3)  # "killed" after step 3
-    assert loop.latest_checkpoint(tmp_path / "cut").name == "step_3"
-    resumed_model, resumed = run_loop(raw, tokenizer, tmp_path / "cut", checkpoint_steps=1, resume=True)
+    run_loop(raw, tokenizer, tmp_path / "cut", save_steps=1, stop_after_steps=3)  # "killed" after step 3
+    assert loop.latest_checkpoint(tmp_path / "cut").name == "step-3"
+    resumed_model, resumed = run_loop(raw, tokenizer, tmp_path / "cut", save_steps=1, resume=True)
     assert resumed["steps"] == full["steps"]
     assert [list(x) for x in resumed["loss"]] == [list(x) for x in full["loss"]]  # JSON turns tuples into lists
     assert [e["f1"] for e in resumed["epochs"]] == [e["f1"] for e in full["epochs"]]
@@ -227,11 +228,11 @@ def test_accelerate_resume_continues_bit_identically(raw, tokenizer, tmp_path):
         assert torch.equal(a, b)
     # a checkpoint after every step, but only the newest two stay on disk (save_total_limit's default)
     kept = sorted(p.name for p in (tmp_path / "cut" / "checkpoints").iterdir())
-    assert len(kept) == 2 and f"step_{full['steps']}" in kept
+    assert len(kept) == 2 and f"step-{full['steps']}" in kept
 
 
 def test_accelerate_loop_keeps_every_checkpoint_when_asked(raw, tokenizer, tmp_path):
-    _, history = run_loop(raw, tokenizer, tmp_path, checkpoint_steps=1, keep_checkpoints=None)
+    _, history = run_loop(raw, tokenizer, tmp_path, save_steps=1, save_total_limit=None)
     assert len(list((tmp_path / "checkpoints").iterdir())) == history["steps"]
 
 
@@ -266,15 +267,26 @@ def test_length_grouped_sampler_is_seeded_per_epoch_and_groups_lengths():
 
 def test_accelerate_bad_inputs(raw, tokenizer, tmp_path):
     train, valid = loop.build_features(raw, tokenizer, dynamic_padding=True, **SIZES)
+    ok = loop.LoopSettings()
     with pytest.raises(ValueError, match="empty"):
-        loop.train_accelerate(fresh_model(), tokenizer, train.select([]), valid, raw["validation"], tmp_path)
+        loop.train_accelerate(fresh_model(), tokenizer, train.select([]), valid, raw["validation"], tmp_path, ok)
     with pytest.raises(ValueError, match="batch_size"):
-        loop.train_accelerate(fresh_model(), tokenizer, train, valid, raw["validation"], tmp_path, batch_size=0)
-    with pytest.raises(ValueError, match="keep_checkpoints"):
-        loop.train_accelerate(fresh_model(), tokenizer, train, valid, raw["validation"], tmp_path, keep_checkpoints=0)
+        loop.train_accelerate(fresh_model(), tokenizer, train, valid, raw["validation"], tmp_path,
+                              loop.LoopSettings(batch_size=0))
+    with pytest.raises(ValueError, match="save_total_limit"):
+        loop.train_accelerate(fresh_model(), tokenizer, train, valid, raw["validation"], tmp_path,
+                              loop.LoopSettings(save_total_limit=0))
+    with pytest.raises(ValueError, match="hub_model_id"):
+        loop.train_accelerate(fresh_model(), tokenizer, train, valid, raw["validation"], tmp_path, ok, push_to_hub=True)
     with pytest.raises(FileNotFoundError, match="no complete checkpoint"):
-        loop.train_accelerate(fresh_model(), tokenizer, train, valid, raw["validation"], tmp_path / "new",
+        loop.train_accelerate(fresh_model(), tokenizer, train, valid, raw["validation"], tmp_path / "new", ok,
                               resume=True, log=lambda _m: None)
+    (tmp_path / "done").mkdir()
+    (tmp_path / "done" / "COMPLETE").write_text("x")
+    with pytest.raises(FileExistsError, match="finished run"):
+        loop.train_accelerate(fresh_model(), tokenizer, train, valid, raw["validation"], tmp_path / "done", ok)
+    with pytest.raises(ValueError, match="unknown loop setting"):
+        loop.LoopSettings.from_profile(get_profile("ci"), batch_sise=4)
 
 
 # ------------------------------------------------------------------ exercises of notebooks 08-09
@@ -296,15 +308,15 @@ def test_exercise_checkers_of_notebooks_08_and_09():
     assert check_duplicated_windows(4, 28, 16, 2) and not check_duplicated_windows(0, 28, 16, 2)
 
 
-def test_get_accelerator_survives_a_changed_mixed_precision_in_one_process():
+def test_make_accelerator_survives_a_changed_mixed_precision_in_one_process():
     """A plain second Accelerator with another mixed_precision raises; get_accelerator resets."""
     from accelerate import Accelerator
 
-    assert loop.get_accelerator("no").mixed_precision == "no"
+    assert make_accelerator("no").mixed_precision == "no"
     with pytest.raises(ValueError, match="already been initialized"):
         Accelerator(mixed_precision="bf16", cpu=True)
-    assert loop.get_accelerator("bf16").mixed_precision == "bf16"
-    assert loop.get_accelerator("no").mixed_precision == "no"
+    assert make_accelerator("bf16").mixed_precision == "bf16"
+    assert make_accelerator("no").mixed_precision == "no"
     assert loop.mixed_precision_name("no") == "no" and loop.mixed_precision_name("bf16") == "bf16"
     assert loop.mixed_precision_name() in ("no", "bf16", "fp16")  # "auto": depends on the machine
 

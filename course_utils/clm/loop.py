@@ -24,7 +24,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..precision import autocast, resolve_mixed_precision, trainer_precision_kwargs
 from ..profiles import quiet
-from ..workspace import latest_run, mark_complete, new_run_dir, COMPLETE_MARKER
+from ..training import (CheckpointError, latest_checkpoint, load_checkpoint, make_accelerator, make_adamw,
+                        push_folder_to_hub, save_checkpoint)
+from ..workspace import COMPLETE_MARKER, mark_complete, run_folder
 
 __all__ = [
     "training_arguments",
@@ -37,15 +39,11 @@ __all__ = [
     "corrected_lr_schedule",
     "plot_lr_schedules",
     "LoopSettings",
-    "fresh_accelerator",
     "make_dataloaders",
     "eval_loss_perplexity",
     "perplexity_from_loss",
     "per_sample_eval_losses",
-    "latest_checkpoint",
-    "CheckpointError",
     "train_accelerate",
-    "make_adamw",
     "AccelerateRun",
     "bare_torch_steps",
     "compare_throughput",
@@ -202,21 +200,17 @@ def train_with_trainer(
 
     _check_lm_datasets(lm_datasets)
     resumed_from: str | None = None
-    run_dir: Path | None = None
-    if resume_from_checkpoint:
-        if isinstance(resume_from_checkpoint, (str, os.PathLike)) and not isinstance(resume_from_checkpoint, bool):
-            ckpt = Path(resume_from_checkpoint)
-            if not (ckpt / "trainer_state.json").exists():
-                raise FileNotFoundError(f"resume_from_checkpoint={str(ckpt)!r} is not a Trainer checkpoint (no trainer_state.json)")
-            run_dir, resumed_from = ckpt.parent, str(ckpt)
-        else:
-            last = latest_run(work, TRAINER_RUNS)
-            if last is not None and not (last / COMPLETE_MARKER).exists() and _trainer_checkpoints(last):
-                run_dir, resumed_from = last, str(_trainer_checkpoints(last)[-1])
-            else:
-                print("resume_from_checkpoint=True, but no unfinished run with a checkpoint: starting a new run")
-    if run_dir is None:
-        run_dir = new_run_dir(work, TRAINER_RUNS)
+    if isinstance(resume_from_checkpoint, (str, os.PathLike)) and not isinstance(resume_from_checkpoint, bool):
+        ckpt = Path(resume_from_checkpoint)
+        if not (ckpt / "trainer_state.json").exists():
+            raise FileNotFoundError(f"resume_from_checkpoint={str(ckpt)!r} is not a Trainer checkpoint (no trainer_state.json)")
+        if (ckpt.parent / COMPLETE_MARKER).exists():
+            raise FileExistsError(f"{ckpt.parent} holds a finished run; runs are never overwritten: start a new one")
+        run_dir, resumed_from = ckpt.parent, str(ckpt)
+    else:
+        run_dir = run_folder(work, TRAINER_RUNS, resume=bool(resume_from_checkpoint))
+        found = _trainer_checkpoints(run_dir)
+        resumed_from = str(found[-1]) if found else None
     if model is None:
         model = build_model(tokenizer, cfg)
     periodic = _periodic_eval_set(lm_datasets["valid"], _clm(cfg).get("periodic_eval_chunks"), int(getattr(cfg, "seed", 42)))
@@ -383,31 +377,6 @@ class LoopSettings:
             raise ValueError(f"learning_rate={self.learning_rate} must be > 0")
 
 
-def fresh_accelerator(mixed_precision: str = "no", gradient_accumulation_steps: int = 1, **kwargs: Any):
-    """An ``Accelerator`` that may differ from one created earlier in the same process.
-
-    Accelerate keeps one ``AcceleratorState`` per process, and a second ``Accelerator`` asking for
-    another mixed precision raises. A notebook that is re-run with other settings (or a test
-    after another test) therefore resets that state first. The process group of a distributed run
-    (``PartialState``) is kept. ``use_seedable_sampler`` makes the shuffled order a function of
-    the seed and the epoch, which resuming relies on.
-    """
-    from accelerate import Accelerator, DataLoaderConfiguration
-    from accelerate.state import AcceleratorState, GradientState
-
-    import torch
-
-    mixed_precision = resolve_mixed_precision(mixed_precision)
-    if not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        # `accelerate launch --multi_gpu --num_processes N` (torchrun) on a machine without GPUs:
-        # Accelerate only picks its multi-CPU (gloo) mode when told it runs on CPU.
-        kwargs.setdefault("cpu", True)
-    AcceleratorState._reset_state(reset_partial_state=False)
-    GradientState._reset_state()
-    kwargs.setdefault("dataloader_config", DataLoaderConfiguration(use_seedable_sampler=True))
-    return Accelerator(mixed_precision=mixed_precision, gradient_accumulation_steps=gradient_accumulation_steps, **kwargs)
-
-
 def _collate_input_ids(examples: list[Mapping[str, Any]]):
     """All chunks have the same length, so a batch is one stacked tensor: no padding, no mask."""
     import torch
@@ -476,26 +445,6 @@ def per_sample_eval_losses(model: Any, dataloader: Any, accelerator: Any = None)
     return torch.cat(losses)
 
 
-def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
-    """The newest complete ``checkpoints/step-N`` folder (written under a temporary name, then renamed)."""
-    ckpt_root = Path(run_dir) / "checkpoints"
-    if not ckpt_root.is_dir():
-        return None
-    done = [p for p in ckpt_root.glob("step-*") if p.is_dir() and p.name[5:].isdigit() and (p / "progress.json").exists()]
-    return max(done, key=lambda p: int(p.name[5:])) if done else None
-
-
-def make_adamw(params: Any, lr: float):
-    """``torch.optim.AdamW`` with the fused kernel where this torch has one for the device (as
-    ``Trainer``'s default ``adamw_torch_fused``); the course's ``transformers.AdamW`` is gone."""
-    import torch
-
-    try:
-        return torch.optim.AdamW(params, lr=lr, fused=True)
-    except (RuntimeError, TypeError, ValueError):  # an older torch or an unsupported device
-        return torch.optim.AdamW(params, lr=lr)
-
-
 @dataclass
 class AccelerateRun:
     """What ``train_accelerate`` hands back (also written as ``run_dir/result.json``)."""
@@ -516,10 +465,6 @@ class AccelerateRun:
         return out
 
 
-class CheckpointError(ValueError):
-    """A checkpoint folder that exists but cannot be resumed from."""
-
-
 @dataclass
 class _Progress:
     completed_steps: int = 0
@@ -532,27 +477,7 @@ class _Progress:
 
 
 def _save_checkpoint(accelerator: Any, run_dir: Path, progress: _Progress, keep: int) -> Path:
-    """``save_state`` into a temporary folder, renamed when complete: a kill leaves no half checkpoint."""
-    root = run_dir / "checkpoints"
-    final = root / f"step-{progress.completed_steps}"
-    tmp = root / f"tmp-step-{progress.completed_steps}"
-    if accelerator.is_main_process:
-        root.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(tmp, ignore_errors=True)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp), safe_serialization=True)
-    # every process writes its own random state into `tmp`: rename only when all have finished
-    # (without this barrier the rename raced the other process's write; CI met it once)
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        (tmp / "progress.json").write_text(json.dumps(asdict(progress)))
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
-        old = sorted((p for p in root.glob("step-*") if p.name[5:].isdigit()), key=lambda p: int(p.name[5:]))
-        for stale in old[:-keep] if keep > 0 else []:
-            shutil.rmtree(stale, ignore_errors=True)
-    accelerator.wait_for_everyone()
-    return final
+    return save_checkpoint(accelerator, run_dir, progress.completed_steps, asdict(progress), keep if keep > 0 else None)
 
 
 def train_accelerate(
@@ -582,7 +507,8 @@ def train_accelerate(
     from tqdm.auto import tqdm
     from transformers import get_scheduler
 
-    from .loss import get_grouped_params, keytoken_weights, per_sample_loss
+    from ..training import get_grouped_params
+    from .loss import keytoken_weights, per_sample_loss
 
     settings.validate()
     if push_to_hub and not hub_model_id:
@@ -592,7 +518,7 @@ def train_accelerate(
     if (run_dir / COMPLETE_MARKER).exists():
         raise FileExistsError(f"{run_dir} holds a finished run; runs are never overwritten: use a new folder")
     if accelerator is None:
-        accelerator = fresh_accelerator(settings.mixed_precision, settings.gradient_accumulation_steps)
+        accelerator = make_accelerator(settings.mixed_precision, settings.gradient_accumulation_steps)
     elif accelerator.gradient_accumulation_steps != settings.gradient_accumulation_steps:
         raise ValueError(
             f"accelerator.gradient_accumulation_steps={accelerator.gradient_accumulation_steps} differs from "
@@ -629,16 +555,7 @@ def train_accelerate(
         if ckpt is None:
             say(f"resume asked, but {run_dir} has no checkpoint: starting from step 0")
         else:
-            if not (ckpt / "progress.json").exists():
-                raise FileNotFoundError(f"{ckpt} is not a complete checkpoint of this loop (no progress.json)")
-            try:
-                progress = _Progress(**json.loads((ckpt / "progress.json").read_text()))
-                accelerator.load_state(str(ckpt))
-            except Exception as err:  # a truncated file, a checkpoint of another model ...
-                raise CheckpointError(
-                    f"checkpoint {ckpt} cannot be loaded ({type(err).__name__}: {err}). Delete it to resume "
-                    "from the one before, or start a new run."
-                ) from err
+            progress = _Progress(**load_checkpoint(accelerator, ckpt))
             resumed_from = str(ckpt)
             say(f"resumed from {ckpt.name}: step {progress.completed_steps}, {progress.samples_seen} samples seen")
 
@@ -730,10 +647,7 @@ def train_accelerate(
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
         mark_complete(run_dir)
         if push_to_hub:
-            from huggingface_hub import create_repo, upload_folder
-
-            create_repo(hub_model_id, exist_ok=True)
-            upload_folder(repo_id=hub_model_id, folder_path=str(run_dir), commit_message=f"step {progress.completed_steps}")
+            push_folder_to_hub(run_dir, hub_model_id, f"step {progress.completed_steps}")
     accelerator.wait_for_everyone()
     return result
 

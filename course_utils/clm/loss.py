@@ -11,6 +11,8 @@ from __future__ import annotations
 import warnings
 from typing import Any, Iterable, Sequence
 
+from ..training import get_grouped_params  # the one grouping both tracks use (shown in notebook 05)
+
 __all__ = [
     "COURSE_KEYWORDS",
     "keytoken_ids_from_keywords",
@@ -105,43 +107,6 @@ def keytoken_weights(inputs, keytoken_ids: Sequence[int], alpha: float = 1.0):
         keys = torch.as_tensor(list(keytoken_ids), device=inputs.device, dtype=inputs.dtype)
         counts = torch.isin(inputs, keys).sum(dim=1).float()
     return alpha * (1.0 + counts)
-
-
-def get_grouped_params(
-    model: Any,
-    weight_decay: float = 0.1,
-    no_decay: Iterable[str] = ("bias",),
-    no_decay_modules: tuple[type, ...] | None = None,
-) -> list[dict[str, Any]]:
-    """Two optimizer groups: with weight decay, and without (biases, every norm layer, `no_decay`).
-
-    A parameter skips decay when its name contains one of `no_decay`, or when it belongs to a
-    normalisation module (``nn.LayerNorm`` and friends), whatever that module is called.
-    Tied weights (GPT-2's ``lm_head`` is ``wte``) appear once.
-    """
-    import torch.nn as nn
-
-    if isinstance(no_decay, str):
-        no_decay = (no_decay,)
-    no_decay = tuple(no_decay)
-    if no_decay_modules is None:
-        no_decay_modules = (nn.LayerNorm, nn.GroupNorm, nn.BatchNorm1d, getattr(nn, "RMSNorm", nn.LayerNorm))
-    norm_params: set[int] = set()
-    for module in model.modules():
-        if isinstance(module, no_decay_modules):
-            norm_params.update(id(p) for p in module.parameters(recurse=False))
-    decay, skip = [], []
-    for name, param in model.named_parameters():  # named_parameters() de-duplicates tied weights
-        if not param.requires_grad:
-            continue
-        if id(param) in norm_params or any(nd in name for nd in no_decay):
-            skip.append(param)
-        else:
-            decay.append(param)
-    return [
-        {"params": decay, "weight_decay": float(weight_decay)},
-        {"params": skip, "weight_decay": 0.0},
-    ]
 
 
 def describe_groups(model: Any, groups: list[dict[str, Any]]) -> dict[str, list[str]]:

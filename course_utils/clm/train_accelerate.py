@@ -41,7 +41,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         kind = str if name == "mixed_precision" else (float if name in ("learning_rate", "weight_decay", "keytoken_alpha") else int)
         p.add_argument("--" + name.replace("_", "-"), type=kind, default=None)
     p.add_argument("--keywords", nargs="*", default=None, help="key-token keywords (default: the course's)")
-    p.add_argument("--resume", action="store_true", help="continue the newest unfinished run (or --output-dir) from its last checkpoint")
+    p.add_argument("--resume-from-checkpoint", "--resume", dest="resume", action="store_true",
+                   help="continue the newest unfinished run (or --output-dir) from its last checkpoint; never a finished run")
     p.add_argument("--eval-only", action="store_true", help="only evaluate --model on the validation split")
     p.add_argument("--metrics-json", default=None, help="also write the final metrics here (main process)")
     p.add_argument("--threads", type=int, default=None, help="torch threads per process")
@@ -69,7 +70,7 @@ def _run_dir(args: argparse.Namespace, work: Path, accelerator: Any) -> Path:
     """One folder for all processes: made by the main process, its name broadcast to the others."""
     from accelerate.utils import broadcast_object_list
 
-    from ..workspace import COMPLETE_MARKER, latest_run, new_run_dir
+    from ..workspace import COMPLETE_MARKER, run_folder
     from .loop import ACCELERATE_RUNS
 
     if args.output_dir:
@@ -79,12 +80,8 @@ def _run_dir(args: argparse.Namespace, work: Path, accelerator: Any) -> Path:
         path.mkdir(parents=True, exist_ok=True)
         return path
     holder = [None]
-    if accelerator.is_main_process:
-        last = latest_run(work, ACCELERATE_RUNS) if args.resume else None
-        if last is not None and not (last / COMPLETE_MARKER).exists():
-            holder[0] = str(last)
-        else:
-            holder[0] = str(new_run_dir(work, ACCELERATE_RUNS))
+    if accelerator.is_main_process:  # --resume: the newest run, never a finished one
+        holder[0] = str(run_folder(work, ACCELERATE_RUNS, resume=args.resume))
     broadcast_object_list(holder)
     return Path(holder[0])
 
@@ -101,13 +98,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from .loop import LoopSettings, eval_loss_perplexity, fresh_accelerator, make_dataloaders, per_sample_eval_losses, train_accelerate
+    from ..training import make_accelerator
+    from .loop import LoopSettings, make_dataloaders, per_sample_eval_losses, train_accelerate
     from .loss import COURSE_KEYWORDS, keytoken_ids_from_keywords
     from .model import build_model
 
     overrides = {k: getattr(args, k) for k in SETTING_FLAGS}
     settings = LoopSettings.from_profile(cfg, **overrides)
-    accelerator = fresh_accelerator(settings.mixed_precision, settings.gradient_accumulation_steps)
+    accelerator = make_accelerator(settings.mixed_precision, settings.gradient_accumulation_steps)
     tokenizer, lm_datasets = _load_data(args, cfg, work)
 
     if args.eval_only:

@@ -24,6 +24,7 @@ import math
 import os
 import shutil
 import time
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -40,6 +41,9 @@ from transformers import (
 
 from ..precision import autocast, resolve_mixed_precision, trainer_precision_kwargs
 from ..profiles import quiet
+from ..workspace import COMPLETE_MARKER
+from ..training import (CheckpointError, checked_keep, get_grouped_params, latest_checkpoint, load_checkpoint,
+                        make_accelerator, make_adamw, push_folder_to_hub, save_checkpoint)
 from .postprocess import concat_padded  # noqa: F401  (re-exported: the loop's evaluation uses it)
 
 MODEL_COLUMNS = ("input_ids", "token_type_ids", "attention_mask", "start_positions", "end_positions")
@@ -61,14 +65,6 @@ def precision_flags(setting: str | None = "auto") -> dict[str, bool]:
 def mixed_precision_name(setting: str | None = "auto") -> str:
     """The same choice as :func:`precision_flags`, spelled for ``Accelerator(mixed_precision=...)``."""
     return resolve_mixed_precision(setting)
-
-
-def _checked_keep(value: Any, name: str) -> int | None:
-    """How many checkpoints a run keeps: an int >= 1 (the newest is needed to resume) or None (all)."""
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValueError(f"{name} must be an int >= 1 (the newest checkpoint is needed to resume) "
-                         f"or None (keep all), got {value!r}")
-    return value
 
 
 def qa_training_arguments(
@@ -95,7 +91,7 @@ def qa_training_arguments(
     batch_size = int(qa["batch_size"])
     if batch_size < 1:
         raise ValueError(f"qa batch_size must be >= 1, got {batch_size}")
-    limit = _checked_keep(qa.get("save_total_limit", 2), "qa save_total_limit")
+    limit = checked_keep(qa.get("save_total_limit", 2), "qa save_total_limit")
     kwargs: dict[str, Any] = dict(
         output_dir=str(output_dir),
         eval_strategy=eval_strategy,
@@ -319,7 +315,7 @@ def check_resume_checkpoint(run_dir: str | os.PathLike, resume: bool | str | os.
     damaged one gives an error naming the folder (not a traceback from deep inside Trainer)."""
     from transformers.trainer_utils import get_last_checkpoint
 
-    from .model import CheckpointError, check_checkpoint
+    from .model import check_checkpoint
 
     if not resume:
         return None
@@ -440,38 +436,6 @@ def time_train_steps(model: Any, dataloader: Any, n_steps: int, lr: float = 1e-5
 # ---------------------------------------------------------------------------------------------
 # Accelerate
 # ---------------------------------------------------------------------------------------------
-def get_accelerator(mixed_precision: str = "no", gradient_accumulation_steps: int = 1, **kwargs: Any) -> Any:
-    """An ``Accelerator``, even when this process already made one with other settings.
-
-    Accelerate keeps one ``AcceleratorState`` per process: a second ``Accelerator`` asking for a
-    different ``mixed_precision`` raises. In a notebook (one process, no distributed launch)
-    re-running the cell with another setting is normal, so the old state is reset first; under
-    ``accelerate launch`` the launcher's state is left alone.
-    """
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState, PartialState
-    from accelerate.utils import DataLoaderConfiguration
-
-    if AcceleratorState._shared_state and int(os.environ.get("WORLD_SIZE", "1")) == 1:
-        current = AcceleratorState._shared_state.get("_mixed_precision")
-        if current is not None and str(current) != str(mixed_precision):
-            AcceleratorState._reset_state(reset_partial_state=False)
-    kwargs.setdefault("dataloader_config", DataLoaderConfiguration(use_seedable_sampler=True))
-    kwargs.setdefault("cpu", not torch.cuda.is_available())  # MULTI_CPU (gloo) under accelerate launch
-    return Accelerator(mixed_precision=mixed_precision,
-                       gradient_accumulation_steps=gradient_accumulation_steps, **kwargs)
-
-
-def adamw_param_groups(model: Any, weight_decay: float) -> list[dict[str, Any]]:
-    """Weight decay on weight matrices only, not on biases and LayerNorm (as ``Trainer`` does)."""
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        (no_decay if param.ndim < 2 else decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
 def evaluate_accelerate(accelerator: Any, model: Any, eval_dataloader: Any, eval_features: Any,
                         eval_examples: Any) -> dict[str, float]:
     """Logits of every evaluation window, each exactly once, then EM/F1.
@@ -537,164 +501,167 @@ def make_train_dataloader(train_features: Any, tokenizer: Any, batch_size: int, 
     return DataLoader(train_set, shuffle=True, batch_size=batch_size, collate_fn=collate)
 
 
-def _checkpoint_dirs(folder: Path) -> list[Path]:
-    found = [p for p in folder.glob("step_*") if (p / "progress.json").exists()]
-    return sorted(found, key=lambda p: int(p.name.split("_")[1]))
+@dataclass
+class LoopSettings:
+    """The Accelerate loop's knobs; :meth:`from_profile` fills them from a profile's ``qa`` settings."""
+
+    batch_size: int = 8  # windows per batch (and per process)
+    learning_rate: float = 1e-4  # peak of the linear schedule
+    weight_decay: float = 0.01  # on weight matrices; biases and norm weights get none
+    warmup_ratio: float = 0.0  # share of the optimizer steps spent warming up
+    num_train_epochs: int = 1
+    max_steps: int = -1  # > 0: that many optimizer steps instead of whole epochs
+    gradient_accumulation_steps: int = 1
+    dynamic_padding: bool = True  # pad each batch to its longest window, batches grouped by length
+    mixed_precision: str = "no"  # "no", "bf16", "fp16" (resolve "auto" first)
+    seed: int = 42
+    save_steps: int | None = None  # also checkpoint every N optimizer steps (always at each epoch end)
+    save_total_limit: int | None = 2  # checkpoints kept (the newest); None keeps all
+
+    @classmethod
+    def from_profile(cls, cfg: Any, **overrides: Any) -> "LoopSettings":
+        """The profile's values for the fields it has, then `overrides` (None keeps the profile's)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(f"unknown loop setting(s) {unknown}; known: {sorted(known)}")
+        values = {k: v for k, v in cfg.qa.items() if k in known and v is not None}
+        values.update(seed=int(cfg.seed), mixed_precision=resolve_mixed_precision(cfg.qa.get("mixed_precision")))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.batch_size < 1 or self.gradient_accumulation_steps < 1:
+            raise ValueError(f"batch_size and gradient_accumulation_steps must be >= 1, "
+                             f"got {self.batch_size}, {self.gradient_accumulation_steps}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        checked_keep(self.save_total_limit, "save_total_limit")
 
 
-def latest_checkpoint(output_dir: str | os.PathLike) -> Path | None:
-    """The newest complete ``save_state`` checkpoint of an Accelerate run (``progress.json`` is
-    written last, so a half-written folder is ignored)."""
-    found = _checkpoint_dirs(Path(output_dir) / "checkpoints")
-    return found[-1] if found else None
-
-
-def train_accelerate(
-    model: Any,
-    tokenizer: Any,
-    train_features: Any,
-    eval_features: Any,
-    eval_examples: Any,
-    output_dir: str | os.PathLike,
-    *,
-    batch_size: int = 8,
-    learning_rate: float = 1e-4,
-    weight_decay: float = 0.01,
-    warmup_ratio: float = 0.0,
-    num_train_epochs: int = 1,
-    max_steps: int = -1,
-    gradient_accumulation_steps: int = 1,
-    dynamic_padding: bool = True,
-    mixed_precision: str = "no",
-    seed: int = 42,
-    checkpoint_steps: int | None = None,
-    keep_checkpoints: int | None = 2,
-    resume: bool | str | os.PathLike = False,
-    stop_after_steps: int | None = None,
-    push_to_hub: bool = False,
-    hub_repo_id: str | None = None,
-    log: Callable[[str], None] = print,
-) -> dict[str, Any]:
-    """The course's custom loop (``AdamW``, linear schedule, ``accelerator.accumulate``), evaluated
-    at every epoch end, checkpointed with ``save_state`` at every epoch end (and every
-    ``checkpoint_steps`` optimizer steps; the newest ``keep_checkpoints`` are kept, ``None`` keeps
-    all), resumable with ``resume=True`` (latest checkpoint in
-    ``output_dir``) or a checkpoint path. The final model goes to ``output_dir/final``.
-
-    Returns the history: ``loss`` per optimizer step, ``epochs`` (EM/F1 per epoch), ``steps``.
-    """
-    from accelerate.utils import set_seed
+def make_eval_dataloader(eval_features: Any, tokenizer: Any, settings: LoopSettings) -> Any:
+    """Validation windows in dataset order (post-processing matches logits to windows by position)."""
     from torch.utils.data import DataLoader
 
-    if batch_size < 1 or gradient_accumulation_steps < 1:
-        raise ValueError(f"batch_size and gradient_accumulation_steps must be >= 1, got {batch_size}, {gradient_accumulation_steps}")
-    _checked_keep(keep_checkpoints, "keep_checkpoints")
+    return DataLoader(model_features(eval_features), shuffle=False, batch_size=2 * settings.batch_size,
+                      collate_fn=padding_collator(tokenizer, settings.dynamic_padding))
+
+
+def make_linear_schedule(optimizer: Any, batches_per_epoch: int, settings: LoopSettings) -> tuple[Any, int, int]:
+    """The course's linear schedule, counted in *optimizer* steps (batches / accumulation, where the
+    course counts batches); returns it with the number of optimizer steps and of epochs to run."""
+    steps_per_epoch = math.ceil(batches_per_epoch / settings.gradient_accumulation_steps)
+    total = settings.max_steps if settings.max_steps > 0 else settings.num_train_epochs * steps_per_epoch
+    scheduler = get_scheduler("linear", optimizer, num_warmup_steps=int(settings.warmup_ratio * total),
+                              num_training_steps=total)
+    return scheduler, total, math.ceil(total / steps_per_epoch)
+
+
+def resume_progress(accelerator: Any, run_dir: Path, resume: bool | str | os.PathLike, total_steps: int,
+                    log: Callable[[str], None]) -> dict[str, Any]:
+    """Where the loop starts: step 0, or the newest checkpoint of `run_dir` (``resume=True``) or the
+    one named; model, optimizer, scheduler and random states come back with ``load_state``."""
+    fresh = {"step": 0, "epoch": 0, "batches_in_epoch": 0,
+             "history": {"loss": [], "lr": [], "epochs": [], "steps": 0, "total_steps": total_steps}}
+    if not resume:
+        return fresh
+    ckpt = latest_checkpoint(run_dir) if resume is True else Path(resume)
+    if ckpt is None:
+        raise FileNotFoundError(f"resume asked, but no complete checkpoint under {run_dir}/checkpoints")
+    progress = load_checkpoint(accelerator, ckpt)
+    log(f"resumed from {ckpt.name} at optimizer step {progress['step']} "
+        f"(epoch {progress['epoch']}, batch {progress['batches_in_epoch']})")
+    return progress
+
+
+def save_final(accelerator: Any, model: Any, tokenizer: Any, run_dir: Path, history: dict[str, Any],
+               push_to_hub: bool = False, hub_model_id: str | None = None) -> Path:
+    """``run_dir/final`` (safetensors + tokenizer, for ``pipeline``) and ``history.json``, written by
+    the main process; pushed to the Hub when asked."""
+    final = run_dir / "final"
+    accelerator.wait_for_everyone()
+    accelerator.unwrap_model(model).save_pretrained(str(final), is_main_process=accelerator.is_main_process,
+                                                    save_function=accelerator.save, safe_serialization=True)
+    if accelerator.is_main_process:
+        tokenizer.save_pretrained(str(final))
+        (run_dir / "history.json").write_text(json.dumps(history))
+        if push_to_hub:
+            push_folder_to_hub(final, hub_model_id, "fine-tuned QA model")
+    accelerator.wait_for_everyone()
+    return final
+
+
+def _check_loop_inputs(settings: LoopSettings, train_features: Any, run_dir: str | os.PathLike,
+                       push_to_hub: bool, hub_model_id: str | None) -> Path:
+    """Everything that would fail later, checked before any work; returns the created run folder."""
+    settings.validate()
+    if push_to_hub and not hub_model_id:
+        raise ValueError("push_to_hub=True needs hub_model_id ('<user>/<model-name>'), checked before training")
     if len(train_features) == 0:
         raise ValueError("train_features is empty: nothing to train on")
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    accelerator = get_accelerator(mixed_precision, gradient_accumulation_steps)
-    set_seed(seed)
-    collate = padding_collator(tokenizer, dynamic_padding)
-    train_dl = make_train_dataloader(train_features, tokenizer, batch_size, dynamic_padding, seed)
-    eval_dl = DataLoader(model_features(eval_features), shuffle=False, batch_size=2 * batch_size, collate_fn=collate)
-    optimizer = torch.optim.AdamW(adamw_param_groups(model, weight_decay), lr=learning_rate)
-    model, optimizer, train_dl, eval_dl = accelerator.prepare(model, optimizer, train_dl, eval_dl)
+    if (Path(run_dir) / COMPLETE_MARKER).exists():
+        raise FileExistsError(f"{run_dir} holds a finished run; runs are never overwritten: use a new folder")
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    return Path(run_dir)
 
-    # The schedule counts optimizer steps: batches per process / accumulation, not batches.
-    steps_per_epoch = math.ceil(len(train_dl) / gradient_accumulation_steps)
-    total_steps = max_steps if max_steps and max_steps > 0 else num_train_epochs * steps_per_epoch
-    num_epochs = math.ceil(total_steps / steps_per_epoch)
-    scheduler = get_scheduler("linear", optimizer, num_warmup_steps=int(warmup_ratio * total_steps),
-                              num_training_steps=total_steps)
-    accelerator.register_for_checkpointing(scheduler)  # stepped by hand, once per optimizer step
 
-    history: dict[str, Any] = {"loss": [], "lr": [], "epochs": [], "steps": 0, "total_steps": total_steps}
-    step, start_epoch, skip_batches = 0, 0, 0
-    ckpt_root = output_dir / "checkpoints"
-    if resume:
-        ckpt = latest_checkpoint(output_dir) if resume is True else Path(resume)
-        if ckpt is None or not (Path(ckpt) / "progress.json").exists():
-            raise FileNotFoundError(f"resume asked, but no complete checkpoint under {output_dir}/checkpoints")
-        accelerator.load_state(str(ckpt))
-        progress = json.loads((Path(ckpt) / "progress.json").read_text())
-        step, start_epoch, skip_batches = progress["step"], progress["epoch"], progress["batches_in_epoch"]
-        history = progress["history"]
-        log(f"resumed from {ckpt} at optimizer step {step} (epoch {start_epoch}, batch {skip_batches})")
-
-    def save_checkpoint(epoch: int, batches_in_epoch: int) -> None:
-        path = ckpt_root / f"step_{step}"
-        accelerator.save_state(str(path))
-        accelerator.wait_for_everyone()
-        if accelerator.is_main_process:
-            history["steps"] = step
-            (path / "progress.json").write_text(json.dumps(
-                {"step": step, "epoch": epoch, "batches_in_epoch": batches_in_epoch, "history": history}))
-            if keep_checkpoints:  # as Trainer's save_total_limit: ~170 MB each for MiniLM
-                for old in _checkpoint_dirs(ckpt_root)[:-keep_checkpoints]:
-                    shutil.rmtree(old, ignore_errors=True)
-        accelerator.wait_for_everyone()
-
+def train_accelerate(model: Any, tokenizer: Any, train_features: Any, eval_features: Any, eval_examples: Any,
+                     run_dir: str | os.PathLike, settings: LoopSettings, *, resume: bool | str = False,
+                     stop_after_steps: int | None = None, push_to_hub: bool = False,
+                     hub_model_id: str | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """The course's loop: prepare, then per batch forward, backward, optimizer and schedule step;
+    EM/F1 and a ``save_state`` checkpoint after every epoch. Returns the history (``loss`` and
+    ``lr`` per optimizer step, ``epochs`` with EM/F1, ``steps``); the model goes to ``run_dir/final``."""
+    from accelerate.utils import set_seed
     from tqdm.auto import tqdm
 
+    run_dir = _check_loop_inputs(settings, train_features, run_dir, push_to_hub, hub_model_id)
+    accelerator = make_accelerator(settings.mixed_precision, settings.gradient_accumulation_steps)
+    set_seed(settings.seed)
+    train_dl = make_train_dataloader(train_features, tokenizer, settings.batch_size, settings.dynamic_padding, settings.seed)
+    eval_dl = make_eval_dataloader(eval_features, tokenizer, settings)
+    optimizer = make_adamw(get_grouped_params(model, settings.weight_decay), lr=settings.learning_rate)
+    model, optimizer, train_dl, eval_dl = accelerator.prepare(model, optimizer, train_dl, eval_dl)
+    scheduler, total_steps, num_epochs = make_linear_schedule(optimizer, len(train_dl), settings)
+    accelerator.register_for_checkpointing(scheduler)  # stepped by hand, once per optimizer step
+    progress = resume_progress(accelerator, run_dir, resume, total_steps, log)
+    step, history = progress["step"], progress["history"]
     bar = tqdm(total=total_steps, initial=step, disable=quiet() or not accelerator.is_local_main_process)
-    for epoch in range(start_epoch, num_epochs):
-        if step >= total_steps:
-            break
+    for epoch in range(progress["epoch"], num_epochs):
         model.train()
         train_dl.set_epoch(epoch)
-        batches = accelerator.skip_first_batches(train_dl, skip_batches) if skip_batches else train_dl
-        batch_index = skip_batches
-        skip_batches = 0
-        for batch in batches:
+        done = progress["batches_in_epoch"] if epoch == progress["epoch"] else 0
+        for batch in accelerator.skip_first_batches(train_dl, done) if done else train_dl:
             with accelerator.accumulate(model):
                 loss = model(**batch).loss
                 accelerator.backward(loss)
                 optimizer.step()
                 optimizer.zero_grad()
-            batch_index += 1
+            done += 1
             if accelerator.sync_gradients:
                 history["lr"].append((step + 1, scheduler.get_last_lr()[0]))  # the lr this step used
                 scheduler.step()
                 step += 1
                 bar.update(1)
                 history["loss"].append((step, float(accelerator.gather(loss.detach()).mean())))
-                if checkpoint_steps and step % checkpoint_steps == 0:
-                    save_checkpoint(epoch, batch_index)
-                if stop_after_steps is not None and step >= stop_after_steps:
-                    return history  # used by tests to simulate an interruption
-                if step >= total_steps:
+                history["steps"] = step
+                if settings.save_steps and step % settings.save_steps == 0:
+                    save_checkpoint(accelerator, run_dir, step, {"step": step, "epoch": epoch, "batches_in_epoch": done,
+                                                                 "history": history}, settings.save_total_limit)
+                if step >= total_steps or step == stop_after_steps:  # stop_after_steps: a test's "kill"
                     break
+        if step == stop_after_steps:
+            return history
         metrics = evaluate_accelerate(accelerator, model, eval_dl, eval_features, eval_examples)
         history["epochs"].append({"epoch": epoch, "step": step, **metrics})
         log(f"epoch {epoch}: step {step}, exact_match {metrics['exact_match']:.2f}, f1 {metrics['f1']:.2f}")
-        save_checkpoint(epoch + 1, 0)
+        save_checkpoint(accelerator, run_dir, step, {"step": step, "epoch": epoch + 1, "batches_in_epoch": 0,
+                                                     "history": history}, settings.save_total_limit)
     bar.close()
-    history["steps"] = step
-
-    final = output_dir / "final"
-    accelerator.wait_for_everyone()
-    unwrapped = accelerator.unwrap_model(model)
-    unwrapped.save_pretrained(str(final), is_main_process=accelerator.is_main_process,
-                              save_function=accelerator.save, safe_serialization=True)
-    if accelerator.is_main_process:
-        tokenizer.save_pretrained(str(final))
-        (output_dir / "history.json").write_text(json.dumps(history))
-        if push_to_hub:
-            upload_model(final, hub_repo_id)
-    accelerator.wait_for_everyone()
+    save_final(accelerator, model, tokenizer, run_dir, history, push_to_hub, hub_model_id)
     return history
-
-
-def upload_model(folder: str | os.PathLike, repo_id: str | None) -> str:
-    """``huggingface_hub.upload_folder`` (the course's ``Repository`` class is gone)."""
-    if not repo_id:
-        raise ValueError("push_to_hub=True needs hub_repo_id='<user>/<model-name>'")
-    from huggingface_hub import create_repo, upload_folder
-
-    create_repo(repo_id, exist_ok=True)
-    info = upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message="fine-tuned QA model")
-    return str(info)
 
 
 # ---------------------------------------------------------------------------------------------

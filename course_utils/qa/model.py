@@ -18,10 +18,7 @@ from typing import Any
 
 from ..assets import bundled_qa_encoder_path, resolve_source
 from ..precision import attention_implementation
-
-
-class CheckpointError(ValueError):
-    """A saved model folder that is missing, incomplete or unreadable."""
+from ..training import CheckpointError  # noqa: F401  (one error for a folder that cannot be loaded)
 
 
 class SlowTokenizerError(TypeError):

@@ -46,12 +46,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-dynamic-padding", action="store_true", help="pad every window to max_length (the course)")
     p.add_argument("--mixed-precision", default=None, choices=["auto", "no", "fp16", "bf16"],
                    help="default: the profile's qa mixed_precision; auto: bf16/fp16 on a GPU, bf16 on a CPU with AMX, else no")
-    p.add_argument("--checkpoint-steps", type=int, default=None)
-    p.add_argument("--resume", action="store_true", help="continue the newest run from its last checkpoint")
+    p.add_argument("--save-steps", "--checkpoint-steps", dest="save_steps", type=int, default=None,
+                   help="also checkpoint every N optimizer steps (--checkpoint-steps: the old name)")
+    p.add_argument("--resume-from-checkpoint", "--resume", dest="resume", action="store_true",
+                   help="continue the newest unfinished run from its last checkpoint (never a finished one)")
     p.add_argument("--eval-only", action="store_true", help="only score --model on the validation split")
     p.add_argument("--metrics-json", default=None)
     p.add_argument("--push-to-hub", action="store_true")
-    p.add_argument("--hub-repo-id", default=None)
+    p.add_argument("--hub-model-id", "--hub-repo-id", dest="hub_model_id", default=None)
     return p.parse_args(argv)
 
 
@@ -80,7 +82,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from accelerate import PartialState
     from accelerate.utils import broadcast_object_list
 
-    from ..workspace import latest_run, mark_complete, new_run_dir, workspace
+    from ..training import make_accelerator
+    from ..workspace import mark_complete, run_folder, workspace
     from . import loop
     from .data import load_qa_datasets
     from .model import load_qa_model_and_tokenizer, model_options
@@ -102,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.eval_only:
         from torch.utils.data import DataLoader
 
-        accelerator = loop.get_accelerator(mixed)
+        accelerator = make_accelerator(mixed)
         dl = DataLoader(loop.model_features(eval_features), batch_size=2 * qa["batch_size"],
                         collate_fn=loop.padding_collator(tokenizer, qa["dynamic_padding"]))
         model, dl = accelerator.prepare(model, dl)
@@ -115,21 +118,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 Path(args.run_dir).mkdir(parents=True, exist_ok=True)
                 run_dir[0] = str(args.run_dir)
             else:
-                base = workspace(args.output_dir, cfg.name)
-                previous = latest_run(base, ARTEFACT) if args.resume else None
-                run_dir[0] = str(previous or new_run_dir(base, ARTEFACT))
+                run_dir[0] = str(run_folder(workspace(args.output_dir, cfg.name), ARTEFACT, resume=args.resume))
         broadcast_object_list(run_dir)
         out = Path(run_dir[0])
+        settings = loop.LoopSettings.from_profile(
+            cfg, mixed_precision=mixed, gradient_accumulation_steps=args.gradient_accumulation_steps,
+            save_steps=args.save_steps)
         history = loop.train_accelerate(
-            model, tokenizer, train_features, eval_features, raw["validation"], out,
-            batch_size=qa["batch_size"], learning_rate=qa["learning_rate"],
-            weight_decay=qa["weight_decay"], warmup_ratio=qa["warmup_ratio"],
-            num_train_epochs=int(qa["num_train_epochs"]), max_steps=qa["max_steps"],
-            gradient_accumulation_steps=args.gradient_accumulation_steps,
-            dynamic_padding=qa["dynamic_padding"], mixed_precision=mixed, seed=cfg.seed,
-            checkpoint_steps=args.checkpoint_steps, keep_checkpoints=qa.get("save_total_limit", 2),
-            resume=args.resume,
-            push_to_hub=args.push_to_hub, hub_repo_id=args.hub_repo_id,
+            model, tokenizer, train_features, eval_features, raw["validation"], out, settings,
+            resume=args.resume, push_to_hub=args.push_to_hub, hub_model_id=args.hub_model_id,
             log=print if state.is_main_process else (lambda _msg: None),
         )
         if state.is_main_process:

@@ -1,0 +1,213 @@
+"""The training foundation both tracks stand on: one implementation of each thing their loops share.
+
+* :func:`make_accelerator` -- an ``Accelerator`` that survives a re-run cell with other settings;
+* :func:`get_grouped_params` + :func:`make_adamw` -- the course's two weight-decay groups (decided by
+  module type, so every norm layer escapes decay whatever it is called) and ``torch.optim.AdamW``;
+* :func:`save_checkpoint` / :func:`latest_checkpoint` / :func:`load_checkpoint` -- one checkpoint
+  format: ``run_dir/checkpoints/step-N``, written by ``save_state`` into a temporary folder, renamed
+  once every process has finished writing, with ``progress.json`` (where the loop was) inside;
+* :class:`CheckpointError` -- a checkpoint or model folder that exists but cannot be used;
+* :func:`push_folder_to_hub` -- ``huggingface_hub.upload_folder`` (the course's ``Repository`` is gone).
+
+Which run folder a training run writes into (new, or the unfinished one it resumes) is
+:func:`course_utils.workspace.run_folder`. Imports run one way: this module uses only the
+foundation modules (``precision``, ``workspace``); ``clm/`` and ``qa/`` import it, never the reverse.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Iterable
+
+from .precision import resolve_mixed_precision
+
+__all__ = [
+    "CHECKPOINTS",
+    "CheckpointError",
+    "checked_keep",
+    "get_grouped_params",
+    "latest_checkpoint",
+    "load_checkpoint",
+    "make_accelerator",
+    "make_adamw",
+    "push_folder_to_hub",
+    "save_checkpoint",
+]
+
+CHECKPOINTS = "checkpoints"
+PROGRESS = "progress.json"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint or saved-model folder that exists but cannot be resumed from or loaded."""
+
+
+# ---------------------------------------------------------------------------------------------
+# the Accelerator
+# ---------------------------------------------------------------------------------------------
+def make_accelerator(mixed_precision: str = "no", gradient_accumulation_steps: int = 1, **kwargs: Any):
+    """An ``Accelerator``, even when this process already made one with other settings.
+
+    Accelerate keeps one ``AcceleratorState`` per process, and a second ``Accelerator`` asking for
+    another mixed precision raises: re-running a notebook cell with another setting (or a test
+    after another test) would fail. The state is reset first; the process group of a distributed
+    run (``PartialState``) is kept. ``use_seedable_sampler`` makes the shuffled order a function of
+    the seed and the epoch, which resuming relies on.
+    """
+    import torch
+    from accelerate import Accelerator, DataLoaderConfiguration
+    from accelerate.state import AcceleratorState, GradientState
+
+    mixed_precision = resolve_mixed_precision(mixed_precision)
+    if not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # `accelerate launch --multi_gpu --num_processes N` on a machine without GPUs: Accelerate
+        # only picks its multi-CPU (gloo) mode when told it runs on CPU.
+        kwargs.setdefault("cpu", True)
+    AcceleratorState._reset_state(reset_partial_state=False)
+    GradientState._reset_state()
+    kwargs.setdefault("dataloader_config", DataLoaderConfiguration(use_seedable_sampler=True))
+    return Accelerator(mixed_precision=mixed_precision, gradient_accumulation_steps=gradient_accumulation_steps, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# the optimizer
+# ---------------------------------------------------------------------------------------------
+def get_grouped_params(
+    model: Any,
+    weight_decay: float = 0.1,
+    no_decay: Iterable[str] = ("bias",),
+    no_decay_modules: tuple[type, ...] | None = None,
+) -> list[dict[str, Any]]:
+    """Two optimizer groups: with weight decay, and without (biases, every norm layer, `no_decay`).
+
+    A parameter skips decay when its name contains one of `no_decay`, or when it belongs to a
+    normalisation module (``nn.LayerNorm`` and friends), whatever that module is called: GPT-2
+    names its LayerNorms ``ln_1``/``ln_2``/``ln_f``, so the course's ``"LayerNorm.weight"`` test
+    misses them. Tied weights (GPT-2's ``lm_head`` is ``wte``) appear once; frozen ones not at all.
+    """
+    import torch.nn as nn
+
+    if isinstance(no_decay, str):
+        no_decay = (no_decay,)
+    no_decay = tuple(no_decay)
+    if no_decay_modules is None:
+        no_decay_modules = (nn.LayerNorm, nn.GroupNorm, nn.BatchNorm1d, getattr(nn, "RMSNorm", nn.LayerNorm))
+    norm_params: set[int] = set()
+    for module in model.modules():
+        if isinstance(module, no_decay_modules):
+            norm_params.update(id(p) for p in module.parameters(recurse=False))
+    decay, skip = [], []
+    for name, param in model.named_parameters():  # named_parameters() de-duplicates tied weights
+        if not param.requires_grad:
+            continue
+        (skip if id(param) in norm_params or any(nd in name for nd in no_decay) else decay).append(param)
+    return [{"params": decay, "weight_decay": float(weight_decay)}, {"params": skip, "weight_decay": 0.0}]
+
+
+def make_adamw(params: Any, lr: float):
+    """``torch.optim.AdamW`` with the fused kernel where this torch has one for the device (as
+    ``Trainer``'s default ``adamw_torch_fused``); the course's ``transformers.AdamW`` is gone."""
+    import torch
+
+    try:
+        return torch.optim.AdamW(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # an older torch or an unsupported device
+        return torch.optim.AdamW(params, lr=lr)
+
+
+# ---------------------------------------------------------------------------------------------
+# checkpoints
+# ---------------------------------------------------------------------------------------------
+def checked_keep(value: Any, name: str = "keep_checkpoints") -> int | None:
+    """How many checkpoints a run keeps: an int >= 1 (the newest is needed to resume) or None (all)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"{name} must be an int >= 1 (the newest checkpoint is needed to resume) "
+                         f"or None (keep all), got {value!r}")
+    return value
+
+
+def _step_of(path: Path) -> int | None:
+    name = path.name
+    return int(name[5:]) if name.startswith("step-") and name[5:].isdigit() else None
+
+
+def checkpoint_dirs(run_dir: str | os.PathLike) -> list[Path]:
+    """The complete ``step-N`` checkpoints of a run, oldest first (half-written ones never count:
+    they still carry their temporary name)."""
+    root = Path(run_dir) / CHECKPOINTS
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if p.is_dir() and _step_of(p) is not None and (p / PROGRESS).exists()]
+    return sorted(found, key=_step_of)
+
+
+def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
+    """The newest complete checkpoint of an Accelerate run, or None."""
+    found = checkpoint_dirs(run_dir)
+    return found[-1] if found else None
+
+
+def save_checkpoint(accelerator: Any, run_dir: str | os.PathLike, step: int, progress: dict[str, Any],
+                    keep: int | None = 2) -> Path:
+    """``save_state`` into ``checkpoints/tmp-step-N``, renamed to ``step-N`` when complete.
+
+    Every process writes its own random state into the folder, so the rename waits for all of them
+    (without that barrier it raced the second process's write). A kill therefore never leaves a
+    folder that looks complete. ``progress`` (JSON) records where the loop was. Only the newest
+    ``keep`` checkpoints stay (``None``: all), as ``Trainer``'s ``save_total_limit``.
+    """
+    root = Path(run_dir) / CHECKPOINTS
+    final, tmp = root / f"step-{step}", root / f"tmp-step-{step}"
+    if accelerator.is_main_process:
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp), safe_serialization=True)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        (tmp / PROGRESS).write_text(json.dumps(progress))
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        for stale in checkpoint_dirs(run_dir)[:-keep] if keep else []:
+            shutil.rmtree(stale, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return final
+
+
+def load_checkpoint(accelerator: Any, checkpoint: str | os.PathLike) -> dict[str, Any]:
+    """``load_state`` of a checkpoint written by :func:`save_checkpoint`; returns its progress.
+
+    A folder without ``progress.json`` is no checkpoint (``FileNotFoundError``); one that cannot be
+    loaded (a truncated file, another model's weights) is a :class:`CheckpointError`. Both name
+    the folder and say what to do.
+    """
+    ckpt = Path(checkpoint)
+    if not (ckpt / PROGRESS).exists():
+        raise FileNotFoundError(f"{ckpt} is not a complete checkpoint of this loop (no {PROGRESS})")
+    try:
+        progress = json.loads((ckpt / PROGRESS).read_text())
+        accelerator.load_state(str(ckpt))
+    except Exception as err:
+        raise CheckpointError(
+            f"checkpoint {ckpt} cannot be loaded ({type(err).__name__}: {err}). Delete it to resume "
+            "from the one before, or start a new run."
+        ) from err
+    return progress
+
+
+# ---------------------------------------------------------------------------------------------
+# the Hub
+# ---------------------------------------------------------------------------------------------
+def push_folder_to_hub(folder: str | os.PathLike, repo_id: str | None, message: str = "upload from nlp-course-companion") -> str:
+    """``huggingface_hub.upload_folder`` into ``repo_id`` (created when missing).
+
+    The course's ``huggingface_hub.Repository`` (a git clone of the model repo) is gone.
+    """
+    if not repo_id:
+        raise ValueError("push_to_hub=True needs a Hub repository id ('<user>/<model-name>'): pass hub_model_id")
+    from huggingface_hub import create_repo, upload_folder
+
+    create_repo(repo_id, exist_ok=True)
+    return str(upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message=message))
