@@ -32,20 +32,20 @@ KAGGLE_WORKING = Path("/kaggle/working")
 DRIVE_WORKSPACE_ENV = "COURSE_DRIVE_WORKSPACE"
 
 
-def colab_url(notebook: str) -> str:
+def _colab_url(notebook: str) -> str:
     """The *Open in Colab* link of a notebook path inside the repository (``notebooks/01_….ipynb``)."""
     return f"https://colab.research.google.com/github/{REPO}/blob/main/{notebook}"
 
 
-def kaggle_url(notebook: str) -> str:
+def _kaggle_url(notebook: str) -> str:
     """The *Open in Kaggle* link: Kaggle imports a notebook from its GitHub URL."""
     return f"https://kaggle.com/kernels/welcome?src={REPO_URL}/blob/main/{notebook}"
 
 
 def badges(notebook: str) -> str:
     """The markdown line of both badges, as the first line of every notebook."""
-    return (f"[![Open In Colab]({COLAB_BADGE})]({colab_url(notebook)}) "
-            f"[![Open In Kaggle]({KAGGLE_BADGE})]({kaggle_url(notebook)})")
+    return (f"[![Open In Colab]({COLAB_BADGE})]({_colab_url(notebook)}) "
+            f"[![Open In Kaggle]({KAGGLE_BADGE})]({_kaggle_url(notebook)})")
 
 
 def in_colab() -> bool:
