@@ -191,3 +191,35 @@ def test_install_cell_runs_pip_on_kaggle_and_keeps_its_torch(path: Path, nowhere
     monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Interactive")
     exec(compile(install, path.name, "exec"), {})
     assert len(calls) == 1 and calls[0][-1] == platforms.INSTALL_SPEC and "torch" not in " ".join(calls[0])
+
+
+def test_a_hub_squad_train_subset_is_the_courses_shuffle_select(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQuAD's train split is sorted by article, so `qa_max_train_examples` on a Hub source takes the
+    course's `.shuffle(seed).select(range(n))` (questions from every article), not the first n; the
+    validation split keeps its order. A fake Hub source stands in for `load_dataset("squad")`."""
+    from course_utils import assets
+    from course_utils.qa import data as qa_data
+
+    def records(split: str, n_titles: int, per_title: int) -> list[dict]:
+        out = []
+        for t in range(n_titles):
+            context = f"Article {t} was written in the year {1900 + t}."
+            start = context.index(str(1900 + t))
+            for q in range(per_title):
+                out.append({"id": f"{split}-{t}-{q}", "title": f"title-{t:02d}", "context": context,
+                            "question": f"When was article {t} written ({q})?",
+                            "answers": {"text": [str(1900 + t)], "answer_start": [start]}})
+        return out
+
+    hub = {"train": qa_data.records_to_dataset(records("train", 20, 10)),
+           "validation": qa_data.records_to_dataset(records("validation", 5, 4))}
+    monkeypatch.setattr(qa_data, "resolve_source", lambda value, what: assets.Source("hub", str(value)))
+    monkeypatch.setattr(qa_data, "_raw_records", lambda source, what, seed: hub)
+    cfg = profiles.get_profile("colab", qa_max_train_examples=50, qa_max_eval_examples=6, seed=42)
+    raw = qa_data.load_qa_datasets(cfg)
+    titles = set(raw["train"]["title"])
+    assert len(raw["train"]) == 50 and len(titles) > 10  # the first 50 would be 5 articles
+    assert raw["train"]["id"] == hub["train"].shuffle(seed=42).select(range(50))["id"]
+    assert raw["validation"]["id"] == hub["validation"]["id"][:6]
+    again = qa_data.load_qa_datasets(profiles.get_profile("colab", qa_max_train_examples=50, seed=42))
+    assert again["train"]["id"] == raw["train"]["id"]  # seeded: the same subset every run
