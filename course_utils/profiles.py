@@ -1,11 +1,13 @@
 """Named parameter sets: one place that sizes every notebook.
 
-Three profiles, picked with the notebooks' ``profile`` parameter:
+Four profiles, picked with the notebooks' ``profile`` parameter:
 
 * ``ci``        seconds per notebook on 2 CPU cores: tiny models, a few dozen examples.
 * ``workshop``  the offline default on a laptop CPU: models that visibly learn, the whole
                 course in about half an hour on 2 cores.
-* ``course``    the original course sizes and Hub assets, for a GPU (Colab).
+* ``course``    the original course sizes and Hub assets, for a big GPU (hours; only when asked).
+* ``colab``     the course's Hub assets on subsets, for one free T4 on Colab or Kaggle: each
+                training notebook about 30 minutes or less (estimated from FLOPs, see the comments).
 
 ``activate(profile)`` must run before any Hugging Face library is imported: it sets the
 offline switches and a project-local ``HF_HOME`` so nothing waits on a network time-out and
@@ -16,10 +18,11 @@ from __future__ import annotations
 import copy
 import os
 import random
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+
+from . import platforms
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -225,6 +228,76 @@ PROFILES: dict[str, dict[str, Any]] = {
             "save_total_limit": 2,  # checkpoints kept per run (Trainer and the Accelerate loop); None keeps all
         },
     },
+    "colab": {
+        "offline": False,
+        "clm": {
+            # The course's assets on the course's own subset (.shuffle(seed).select(range(n))), sized for one free
+            # T4 (16 GB, fp16 tensor cores: 65 TFLOP/s peak, ~12 GB RAM), each training notebook ~30 min or less.
+            # Estimate (no T4 measured): 10% of peak = 6.5 TFLOP/s, the efficiency the course's own QA figure
+            # implies (3 epochs of bert-base on SQuAD, "a little over an hour on a Titan RTX": ~11% of its 130).
+            # GPT-2 124M, context 128: 6 N = 7.5e8 FLOP per token (+2% attention) -> ~8,500 tokens/s.
+            "corpus_source": "huggingface-course/codeparrot-ds",
+            "tokenizer_source": "huggingface-course/code-search-net-tokenizer",
+            "max_train_files": 3_000,  # x ~27.5 full 128-token chunks per file (course: 16.7M / 606,720) = ~82k chunks, 10.5M tokens: ~21 min (03 and 05)
+            "max_valid_files": 500,  # the course's own .select(range(500)): ~14k chunks, a full evaluation ~70 s (forward only)
+            "filter_keywords": ["pandas", "sklearn", "matplotlib", "seaborn"],
+            "bundled_packages": None,
+            "max_scan_files": None,  # caps the scan when streaming an unfiltered Hub dump
+            "doc_examples": True,
+            "exclude_tests": False,  # True leaves the libraries' own test suites out of the bundled corpus
+            "galleries": False,  # the example galleries of scikit-learn/matplotlib/seaborn sdists (True: fetched from PyPI once; or a folder)
+            "library_modules": True,  # False: only scripts that use the libraries (docstring examples, galleries), not their own modules
+            "examples_repeat": 1,  # >1 weights the docstring-example scripts up (train split only)
+            "valid_fraction": 0.1,
+            "vocab_size": None,  # taken from the tokenizer
+            "tokenizer_train_chars": None,
+            "context_length": 128,
+            "n_layer": 12,
+            "n_embd": 768,
+            "n_head": 12,
+            "batch_size": 32,
+            "gradient_accumulation_steps": 2,  # 8,192 tokens per update: ~1,280 updates (the course's 256 x 128 would give only 320)
+            "learning_rate": 5e-4,
+            "weight_decay": 0.1,
+            "warmup_steps": 100,  # ~8% of the updates (the course: 1,000 of ~65k)
+            "max_steps": -1,
+            "eval_steps": 250,
+            "logging_steps": 50,
+            "accelerate_max_steps": None,  # notebook 05 (None: max_steps); the workshop keeps it short, 03 shows the quality
+            "periodic_eval_chunks": 1_000,  # evaluations during training: ~5 s each; the final one uses all ~14k chunks
+            "keytoken_alpha": 1.0,
+            "num_proc": 2,  # Colab's free machine has 2 CPU cores (Kaggle 4)
+            "dropout": 0.1,
+            "mixed_precision": "auto",  # fp16 on a T4 (no bf16 there), bf16 on an L4/A100 (course_utils.precision)
+            "attn_implementation": None,  # None: the transformers default (sdpa); "auto": "eager" for bf16 on a CPU
+        },
+        "qa": {
+            "data_source": "squad",
+            "eval_source": None,  # None: the validation split of data_source
+            "extra_train_source": None,  # a second source whose train split is added (e.g. "bundled" next to a SQuAD sample)
+            "encoder_source": "bert-base-cased",
+            "max_train_examples": 12_000,  # ~12,150 features x 3 epochs x 384 tokens = 14M tokens; bert-base-cased 6 N = 5.1e8 + attention 0.4e8 FLOP per token -> ~11,600 tokens/s, 30 features/s: ~20 min (less: dynamic padding)
+            "max_eval_examples": None,  # all 10,570 dev questions (10,822 features, forward only): ~2 min per evaluation
+            "max_length": 384,
+            "stride": 128,
+            "batch_size": 8,
+            "learning_rate": 2e-5,
+            "weight_decay": 0.01,
+            "warmup_ratio": 0.0,
+            "num_train_epochs": 3,
+            "max_steps": -1,
+            "accelerate_num_train_epochs": None,  # notebook 09 evaluates after each epoch: ~20 + 3 x 2 min
+            "dynamic_padding": True,  # batches padded to their longest feature, not 384: the estimate above is the upper bound
+            "num_proc": 2,
+            "dropout": None,  # keep the checkpoint's own dropout (0.1 for bert-base-cased)
+            "mixed_precision": "auto",  # "auto" | "no" | "bf16" | "fp16" (course_utils.precision)
+            "attention_dropout": None,  # None: same as dropout; 0.0 drops the costly attention masks only
+            "freeze_embeddings": False,  # True: the word-embedding matrix stays as pretrained (cheaper steps)
+            "attn_implementation": None,  # None: the transformers default (sdpa); "auto": "eager" for bf16 on a CPU
+            "soup_size": 1,  # >1: notebook 08 trains that many runs from the same start and averages them (qa/soup.py)
+            "save_total_limit": 2,  # checkpoints kept per run (Trainer and the Accelerate loop); None keeps all
+        },
+    },
 }
 
 PROFILE_NAMES = tuple(PROFILES)
@@ -246,12 +319,14 @@ class Profile:
 
 
 def in_colab() -> bool:
-    """Colab is detected by its module, as Colab's own docs recommend."""
-    return "google.colab" in sys.modules
+    """Colab is detected by its module, as Colab's own docs recommend (kept here for old callers)."""
+    return platforms.in_colab()
 
 
 def has_gpu() -> bool:
-    """Asked lazily so that importing this module never imports torch."""
+    """A CUDA GPU (what Colab and Kaggle lend). Asked lazily so that importing this module never
+    imports torch. Apple's MPS is not counted: a Mac keeps the offline workshop sizes, and
+    ``precision.device_type()`` puts the training on MPS there."""
     try:
         import torch
     except ImportError:  # pragma: no cover - torch is a hard dependency
@@ -260,8 +335,9 @@ def has_gpu() -> bool:
 
 
 def default_profile_name() -> str:
-    """`auto`: the course sizes on Colab with a GPU, the offline workshop everywhere else."""
-    return "course" if in_colab() and has_gpu() else "workshop"
+    """`auto`: the T4-sized `colab` profile on Colab or Kaggle with a GPU, the offline workshop
+    everywhere else. The full `course` sizes take hours on a T4, so they run only when asked."""
+    return "colab" if platforms.hosted() and has_gpu() else "workshop"
 
 
 def get_profile(name: str = "auto", **overrides: Any) -> Profile:

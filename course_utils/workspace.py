@@ -10,14 +10,17 @@ import datetime as _dt
 import os
 from pathlib import Path
 
+from . import platforms
 from .profiles import PROJECT_ROOT
 
 COMPLETE_MARKER = "COMPLETE"
 
 
 def default_workspace(profile_name: str) -> Path:
-    """``runs/workspace-<profile>`` under the project: one shared hand-over folder per profile."""
-    return PROJECT_ROOT / "runs" / f"workspace-{profile_name}"
+    """``runs/workspace-<profile>`` under the project: one shared hand-over folder per profile
+    (on Colab a folder on Google Drive when mounted, on Kaggle ``/kaggle/working``: see platforms)."""
+    hosted = platforms.hosted_workspace(profile_name)
+    return hosted if hosted is not None else PROJECT_ROOT / "runs" / f"workspace-{profile_name}"
 
 
 def workspace(output_dir: str | os.PathLike | None, profile_name: str) -> Path:

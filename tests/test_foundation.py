@@ -43,10 +43,11 @@ def test_unknown_profile_is_named() -> None:
 
 def test_auto_profile(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.delenv("KAGGLE_KERNEL_RUN_TYPE", raising=False)
     assert profiles.get_profile("auto").name == "workshop"
     monkeypatch.setitem(sys.modules, "google.colab", object())
     monkeypatch.setattr(profiles, "has_gpu", lambda: True)
-    assert profiles.get_profile("auto").name == "course"
+    assert profiles.get_profile("auto").name == "colab"  # T4-sized; "course" only when asked
     monkeypatch.setattr(profiles, "has_gpu", lambda: False)
     assert profiles.get_profile("auto").name == "workshop"
 

@@ -36,6 +36,7 @@ NOT_FOR_NOTEBOOKS = {
     "course_utils.profiles.profile_knobs": "used by the runner to hand -p knobs to every notebook",
     "course_utils.clm.loop.bare_torch_steps": "the bare-PyTorch baseline of benchmarks/ (issue 7)",
     "course_utils.clm.loop.compare_throughput": "called by benchmarks/ (timings live there)",
+    "course_utils.platforms.badges": "written into every notebook's first cell by tools/update_headers.py",
 }
 
 
@@ -109,8 +110,9 @@ def test_colab_setup_installs_only_on_colab_and_keeps_torch(path: Path, monkeypa
     fake_subprocess = types.SimpleNamespace(run=lambda cmd, **kw: calls.append(cmd))
     monkeypatch.setitem(sys.modules, "subprocess", fake_subprocess)
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.delenv("KAGGLE_KERNEL_RUN_TYPE", raising=False)
     exec(compile(install_part, path.name, "exec"), {})
-    assert calls == [], "nothing may be installed outside Colab"
+    assert calls == [], "nothing may be installed outside Colab and Kaggle"
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     exec(compile(install_part, path.name, "exec"), {})
     assert len(calls) == 1

@@ -81,3 +81,27 @@ def test_attention_auto_is_eager_only_for_bf16_on_a_cpu(monkeypatch):
     assert precision.attention_implementation("auto", "auto") is None
     assert precision.attention_implementation("sdpa", "bf16") == "sdpa"  # an explicit choice stands
     assert precision.attention_implementation(None, "bf16") is None
+
+
+@needs_no_gpu
+def test_apple_mps_is_the_device_and_auto_keeps_fp32(monkeypatch):
+    """A fake MPS backend: the device is MPS, "auto" stays fp32 there even on a CPU with AMX, and an
+    explicit bf16 does not force the CPU (TrainingArguments' use_cpu) on a Mac."""
+    assert precision.device_type() == "cpu"
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    monkeypatch.setattr(precision, "cpu_has_amx", lambda: True)
+    assert precision.device_type() == "mps"
+    assert resolve_mixed_precision("auto") == "no"
+    assert trainer_precision_kwargs("auto") == {"fp16": False, "bf16": False}
+    assert trainer_precision_kwargs("bf16") == {"fp16": False, "bf16": True}
+    with pytest.raises(ValueError, match="fp16.*needs a CUDA GPU"):
+        resolve_mixed_precision("fp16")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert precision.device_type() == "cuda"  # a CUDA GPU wins over MPS
+
+
+def test_auto_on_a_t4_is_fp16_not_emulated_bf16(monkeypatch):
+    """A T4 (sm75) answers is_bf16_supported() True only through emulation: "auto" must ask without it."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    assert resolve_mixed_precision("auto") == "fp16"

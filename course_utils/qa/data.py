@@ -370,9 +370,12 @@ def load_qa_datasets(cfg: Any, *, on_bad: str = "raise", validate: bool | None =
         if limit is not None:
             if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
                 raise ValueError(f"max_{'train' if split == 'train' else 'eval'}_examples must be a positive int or None, got {limit!r}")
-            data = data.select(range(min(limit, len(data)))) if hasattr(data, "select") else data[:limit]
         from_hub = hasattr(data, "select") and not isinstance(data, list) and resolve_source(
             eval_source if (split == "validation" and eval_source) else source, "qa_data_source").kind == "hub"
+        if limit is not None:
+            if from_hub and split == "train":  # SQuAD's train split is sorted by article: the course's
+                data = data.shuffle(seed=seed)  # .shuffle().select() takes questions from all of them
+            data = data.select(range(min(limit, len(data)))) if hasattr(data, "select") else data[:limit]
         check = validate if validate is not None else not from_hub
         out[split], reports[split] = _as_dataset(split, data, on_bad if split == "train" else "raise", check)
     extra = qa.get("extra_train_source")
