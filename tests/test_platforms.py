@@ -59,7 +59,7 @@ def test_colab_with_drive_mounted_puts_the_workspace_on_drive(colab: Path) -> No
     run = workspace.new_run_dir(made, "clm-trainer")
     (run / "checkpoint-500").mkdir()
     again = workspace.workspace(None, "colab")
-    assert workspace.latest_run(again, "clm-trainer") == run
+    assert workspace.run_folder(again, "clm-trainer", resume=True) == run
     assert workspace.latest_complete(again, "clm-trainer") is None
     # An explicit output_dir still wins over Drive.
     assert workspace.workspace(colab / "mine", "colab") == colab / "mine"
