@@ -217,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--prepare-only", action="store_true",
                         help="only inject parameters (for nbval); nothing is executed")
     parser.add_argument("--assets", default=None,
-                        help="a folder made by `python -m course_utils.assets prepare`: every "
+                        help="a folder made by `python -m course_utils.prepare prepare`: every "
                              "asset is loaded from it (offline workshops)")
     parser.add_argument("--notebook-dir", default=str(NOTEBOOK_DIR), help=argparse.SUPPRESS)
     parser.add_argument("--log-output", action="store_true", help="stream cell output")

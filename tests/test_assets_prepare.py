@@ -1,4 +1,4 @@
-"""Offline workshops: the loading half of `python -m course_utils.assets prepare`, tested offline
+"""Offline workshops: the loading half of `python -m course_utils.prepare prepare`, tested offline
 with a folder built from the bundled assets (the download half needs the Hub)."""
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import assets, profiles
+from course_utils import assets, prepare, profiles
 
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("assets") / "prepared"
-    return assets.prepare(folder, "ci")
+    return prepare.prepare(folder, "ci")
 
 
 def test_manifest_maps_every_asset_parameter(prepared: Path) -> None:
@@ -24,7 +24,7 @@ def test_manifest_maps_every_asset_parameter(prepared: Path) -> None:
     manifest = json.loads((prepared / assets.MANIFEST).read_text())
     assert manifest["profile"] == "ci" and manifest["sizes"]["qa_train_examples"] > 0
     with pytest.raises(FileExistsError, match="not empty"):
-        assets.prepare(prepared, "ci")
+        prepare.prepare(prepared, "ci")
 
 
 def test_notebooks_load_everything_from_the_folder(prepared: Path) -> None:
@@ -69,3 +69,15 @@ def test_a_teacher_folder_with_real_squad(shared_data: Path, tmp_path: Path) -> 
     qa = load_qa_datasets(profiles.get_profile("workshop", qa_data_source=str(folder)))
     assert (len(qa["train"]), len(qa["validation"])) == (765, 10570)
     assert all(len(a["text"]) == 1 for a in qa["train"]["answers"])
+
+
+def test_foundation_modules_import_no_wing_and_no_ml_library() -> None:
+    """Imports run one way: profiles, assets and workspace sit below the wings and load fast."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import course_utils.profiles, course_utils.assets, course_utils.workspace; "
+            "bad = [m for m in ('course_utils.clm', 'course_utils.qa', 'torch', 'transformers') if m in sys.modules]; "
+            "print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"

@@ -91,7 +91,7 @@ def test_resolve_source_kinds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_offline_hub_request_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     start = time.perf_counter()
-    with pytest.raises(assets.OfflineError, match="course_utils.assets prepare"):
+    with pytest.raises(assets.OfflineError, match="course_utils.prepare prepare"):
         assets.resolve_source("huggingface-course/codeparrot-ds", "corpus")
     assert time.perf_counter() - start < 1.0  # no network time-out involved
 
