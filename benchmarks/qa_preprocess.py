@@ -2,7 +2,7 @@
 
 Reference: the course's ``preprocess_training_examples``, kept verbatim by the track as
 ``course_utils.qa.features.course_preprocess_training_examples`` (two ``while`` scans per window).
-Ours: ``course_utils.qa.features.preprocess_training_examples`` (record checks, a question-length
+Ours: ``course_utils.qa.features.preprocess_training_examples`` (record checks, timed alone too, a question-length
 check, and a label search by bisection). Both get the same examples as one ``map`` batch would
 give them and the same fast tokenizer; labels and input ids must be identical on every window.
 
@@ -39,15 +39,18 @@ def run(quick: bool = False, tiny: bool = False) -> dict[str, Any]:
     def question_check_only():
         return tokenizer([q.strip() for q in examples["question"]], add_special_tokens=False)
 
+    def record_check_only():  # the loaders' check_record on every row (issue 13 item 7)
+        return features.check_batch(examples, "train", training=True)
+
     def reference():
         return features.course_preprocess_training_examples(examples, tokenizer, MAX_LENGTH, STRIDE)
 
     def ours():
         return features.preprocess_training_examples(examples, tokenizer, max_length=MAX_LENGTH, stride=STRIDE)
 
-    stats = interleaved({"tokenizer": tokenizer_only, "check": question_check_only,
+    stats = interleaved({"tokenizer": tokenizer_only, "check": question_check_only, "records": record_check_only,
                          "reference": reference, "ours": ours}, repeat, warmup=not tiny)
-    tok_s, check_s = stats["tokenizer"]["best"], stats["check"]["best"]
+    tok_s, check_s, records_s = stats["tokenizer"]["best"], stats["check"]["best"], stats["records"]["best"]
     ref_s, ref_times, ref_out = stats["reference"]["best"], stats["reference"]["times"], stats["reference"]["output"]
     ours_s, ours_times, ours_out = stats["ours"]["best"], stats["ours"]["times"], stats["ours"]["output"]
 
@@ -72,6 +75,8 @@ def run(quick: bool = False, tiny: bool = False) -> dict[str, Any]:
         identical_input_ids=same_ids,
         tokenizer_s=round(tok_s, 4),
         question_check_s=round(check_s, 4),
+        record_check_s=round(records_s, 5),
+        record_check_share_ours=round(records_s / ours_s, 4),
         reference_labels_s=round(ref_labels, 4),
         ours_labels_and_checks_s=round(ours_labels, 4),
         labels_ratio=round(ref_labels / ours_labels, 2) if ours_labels > 0 else None,
@@ -83,7 +88,7 @@ def run(quick: bool = False, tiny: bool = False) -> dict[str, Any]:
         ours_times=ours_times,
         **extra,
         note=(f"{n} windows; tokenizer {tok_s:.2f}s (both); labels: course {ref_labels:.3f}s vs ours "
-              f"{ours_labels:.3f}s (incl. {check_s:.2f}s question check)"),
+              f"{ours_labels:.3f}s (incl. {check_s:.2f}s question check, {records_s:.4f}s record check)"),
     )
 
 

@@ -59,7 +59,9 @@ def clm_rows(quick: bool, tiny: bool, peak: float) -> list[dict[str, Any]]:
 
     from ._inputs import clm_corpus_and_tokenizer
 
-    loop = require_module("course_utils.clm.loop", "compare_throughput")
+    from ._clm_throughput import compare_throughput
+    from course_utils.settings import ClmSettings
+
     model_mod = require_module("course_utils.clm.model", "build_model")
     tok_mod = require_module("course_utils.clm.tokenize", "make_tokenize")
     sizes = CLM_TINY if tiny else CLM_SIZES
@@ -77,7 +79,7 @@ def clm_rows(quick: bool, tiny: bool, peak: float) -> list[dict[str, Any]]:
     lm["valid"] = lm["valid"].select(range(min(len(lm["valid"]), sizes["batch_size"])))
 
     def factory():
-        return model_mod.build_model(tokenizer, sizes, seed=0)
+        return model_mod.build_model(tokenizer, ClmSettings(**{k: sizes[k] for k in ("context_length", "n_layer", "n_embd", "n_head")}, dropout=0.0), seed=0)
 
     probe = factory()
     n_params = sum(p.numel() for p in probe.parameters())
@@ -92,7 +94,7 @@ def clm_rows(quick: bool, tiny: bool, peak: float) -> list[dict[str, Any]]:
         all_rates: list[dict[str, float]] = []
         for _ in range(rounds):
             with tempfile.TemporaryDirectory() as tmp:
-                all_rates.append(loop.compare_throughput(factory, tokenizer, lm, sizes["batch_size"], steps=steps,
+                all_rates.append(compare_throughput(factory, tokenizer, lm, sizes["batch_size"], steps=steps,
                                                          warmup=warmup, work=tmp, mixed_precision=mixed))
         row_peak = peak if mixed == "no" else matmul_peak_gflops(256 if tiny else 1024, dtype="bfloat16")
         rows.extend(clm_result_rows(all_rates, mixed, sizes, n_params, len(tokenizer), steps, warmup, rounds,
@@ -110,7 +112,7 @@ def clm_result_rows(all_rates: list[dict[str, float]], mixed: str, sizes: dict[s
     settings = {"model": f"GPT-2 {sizes['n_layer']}x{sizes['n_embd']}x{sizes['n_head']} ctx {sizes['context_length']}",
                 "params": n_params, "vocab_size": vocab_size, "batch_size": sizes["batch_size"],
                 "timed_steps": steps, "warmup_steps": warmup, "rounds": rounds, "precision": "fp32" if mixed == "no" else f"{mixed} autocast", "corpus": corpus_note,
-                "flops_per_token": flops_tok, "via": "course_utils.clm.loop.compare_throughput"}
+                "flops_per_token": flops_tok, "via": "benchmarks/_clm_throughput.compare_throughput"}
     bare = rates["bare"]
     rows = []
     for key in ("trainer", "accelerate"):
@@ -163,6 +165,7 @@ def qa_rows(quick: bool, tiny: bool, peak: float) -> list[dict[str, Any]]:
                           "train_accelerate", "model_features")
     require_module("course_utils.qa.model", "load_qa_model")
     from course_utils.qa.data import records_to_dataset
+    from course_utils.settings import QaSettings
 
     from ._inputs import qa_model_factory
 
@@ -201,14 +204,14 @@ def qa_rows(quick: bool, tiny: bool, peak: float) -> list[dict[str, Any]]:
 
     # fp32 like the bare loop: without the key, qa_training_arguments takes the profiles' "auto",
     # which is bf16 on an AMX CPU (a 1.85x "speed-up" that was only the precision).
-    qa = {"batch_size": batch, "learning_rate": lr, "weight_decay": 0.01, "warmup_ratio": 0.0,
-          "num_train_epochs": 1, "max_steps": total, "dynamic_padding": False, "mixed_precision": "no"}
+    qa = QaSettings(batch_size=batch, learning_rate=lr, weight_decay=0.01, warmup_ratio=0.0, num_train_epochs=1,
+                    max_steps=total, dynamic_padding=False, mixed_precision="no", seed=0)
 
     def trainer() -> list[float]:
         model = fresh()
         clock = StepClock(model)
         with tempfile.TemporaryDirectory() as tmp:
-            args = loop.qa_training_arguments(qa, tmp, seed=0, eval_strategy="no", save_strategy="no",
+            args = loop.qa_training_arguments(qa, tmp, eval_strategy="no", save_strategy="no",
                                               logging_steps=10_000, disable_tqdm=True)
             if args.bf16 or args.fp16:
                 raise AssertionError("the QA Trainer row must train in fp32, as the bare loop does")
@@ -220,9 +223,7 @@ def qa_rows(quick: bool, tiny: bool, peak: float) -> list[dict[str, Any]]:
         model = fresh()
         clock = StepClock(model)
         with tempfile.TemporaryDirectory() as tmp:
-            settings = loop.LoopSettings(batch_size=batch, learning_rate=lr, weight_decay=0.01, max_steps=total,
-                                         dynamic_padding=False, seed=0)
-            loop.train_accelerate(model, tokenizer, train, train.select(range(batch)), None, tmp, settings,
+            loop.train_accelerate(model, tokenizer, train, train.select(range(batch)), None, tmp, qa,
                                   stop_after_steps=total, log=lambda *a: None)
         return clock.step_times(warmup, steps)
 

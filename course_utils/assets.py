@@ -19,6 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+__all__ = [
+    "PACKAGE_DATA",
+    "OfflineError",
+    "Source",
+    "is_offline",
+    "resolve_source",
+    "require_online",
+    "bundled_qa_encoder_path",
+    "bundled_data_path",
+    "MANIFEST",
+    "PREPARED_LAYOUT",
+    "prepared_sources",
+]
+
 PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 
 Kind = Literal["bundled", "local", "hub"]

@@ -15,6 +15,26 @@ import os
 import sys
 from pathlib import Path
 
+__all__ = [
+    "REPO",
+    "REPO_URL",
+    "PACKAGE",
+    "INSTALL_SPEC",
+    "COLAB_BADGE",
+    "KAGGLE_BADGE",
+    "DRIVE_MYDRIVE",
+    "DRIVE_FOLDER",
+    "COLAB_LOCAL",
+    "KAGGLE_WORKING",
+    "DRIVE_WORKSPACE_ENV",
+    "badges",
+    "in_colab",
+    "in_kaggle",
+    "hosted",
+    "drive_workspace",
+    "hosted_workspace",
+]
+
 REPO = "nlp-course-companion/nlp-course-companion"
 REPO_URL = f"https://github.com/{REPO}"
 PACKAGE = "nlp-course-companion"

@@ -53,17 +53,17 @@ def prepare(to: str | os.PathLike, profile: str = "course", **overrides) -> Path
     origins = {}
     raw = load_raw_datasets(prof)
     raw.save_to_disk(str(dest / PREPARED_LAYOUT["clm_corpus_source"]))
-    origins["clm_corpus_source"] = prof.clm["corpus_source"]
+    origins["clm_corpus_source"] = prof.clm.corpus_source
     with tempfile.TemporaryDirectory() as scratch:
         tokenizer = load_or_train_tokenizer(prof, raw, Path(scratch))
         tokenizer.save_pretrained(str(dest / PREPARED_LAYOUT["clm_tokenizer_source"]))
-    origins["clm_tokenizer_source"] = prof.clm["tokenizer_source"]
+    origins["clm_tokenizer_source"] = prof.clm.tokenizer_source
     qa = load_qa_datasets(prof)
     qa.save_to_disk(str(dest / PREPARED_LAYOUT["qa_data_source"]))
-    origins["qa_data_source"] = prof.qa["data_source"]
-    encoder = resolve_source(prof.qa["encoder_source"], "qa_encoder_source")
+    origins["qa_data_source"] = prof.qa.data_source
+    encoder = resolve_source(prof.qa.encoder_source, "qa_encoder_source")
     _copy_model_files(encoder, dest / PREPARED_LAYOUT["qa_encoder_source"])
-    origins["qa_encoder_source"] = prof.qa["encoder_source"]
+    origins["qa_encoder_source"] = prof.qa.encoder_source
     manifest = {
         "profile": prof.name,
         "assets": {p: {"path": sub, "origin": str(origins[p])} for p, sub in PREPARED_LAYOUT.items()},

@@ -16,286 +16,116 @@ nothing is written outside the project.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import difflib
 import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from . import platforms
+from .settings import ClmSettings, QaSettings
+
+__all__ = [
+    "PROJECT_ROOT",
+    "PROFILES",
+    "PROFILE_NAMES",
+    "Profile",
+    "in_colab",
+    "has_gpu",
+    "default_profile_name",
+    "get_profile",
+    "configure_environment",
+    "UNACTIONABLE_MESSAGES",
+    "filter_library_noise",
+    "quiet",
+    "set_seed",
+    "BATCH_OVERRIDES_ENV",
+    "profile_knobs",
+    "batch_overrides",
+    "activate",
+]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-# Each profile: `offline` decides the env switches; `clm` and `qa` hold the sizes of each track.
-# Values that name an asset (`*_source`) are resolved by `course_utils.assets`.
+# Each profile: `offline` decides the env switches; `clm` and `qa` list only the knobs that differ
+# from the course's own values, the defaults of ClmSettings / QaSettings (course_utils.settings, where
+# every knob is documented). Values that name an asset (`*_source`) are resolved by `course_utils.assets`.
 PROFILES: dict[str, dict[str, Any]] = {
-    "ci": {
+    "ci": {  # seconds per notebook; fp32, so CI gives the same numbers on every machine (tests cover bf16)
         "offline": True,
         "clm": {
-            "corpus_source": "bundled",
-            "tokenizer_source": "bundled",
-            "max_train_files": 100,
-            "max_valid_files": 20,
-            # §6 corpus: the course's keyword filter, the installed packages scanned offline
-            # (None = corpus.DEFAULT_BUNDLED_PACKAGES), how many source files to scan (None = all),
-            # docstring examples as scripts, share of files (by path hash) held out for validation.
-            "filter_keywords": ["pandas", "sklearn", "matplotlib", "seaborn"],
-            "bundled_packages": None,
-            "max_scan_files": 600,
-            "doc_examples": True,
-            "exclude_tests": False,  # True leaves the libraries' own test suites out of the bundled corpus
-            "galleries": False,  # the example galleries of scikit-learn/matplotlib/seaborn sdists (True: fetched from PyPI once; or a folder)
-            "library_modules": True,  # False: only scripts that use the libraries (docstring examples, galleries), not their own modules
-            "examples_repeat": 1,  # >1 weights the docstring-example scripts up (train split only)
-            "valid_fraction": 0.1,
-            "vocab_size": 1000,
-            "tokenizer_train_chars": None,  # None = the whole training split
-            "context_length": 64,
-            "n_layer": 1,
-            "n_embd": 32,
-            "n_head": 2,
-            "batch_size": 8,
-            "gradient_accumulation_steps": 2,
-            "learning_rate": 5e-4,
-            "weight_decay": 0.1,
-            "warmup_steps": 2,
-            "max_steps": 6,
-            "eval_steps": 3,
-            "logging_steps": 1,
-            "accelerate_max_steps": None,  # notebook 05 (None: max_steps); the workshop keeps it short, 03 shows the quality
-            "periodic_eval_chunks": None,  # evaluations during training use this many (None: all)
-            "keytoken_alpha": 1.0,
-            "num_proc": 1,
-            "dropout": 0.0,
-            "mixed_precision": "no",  # fp32 in CI: the same numbers on every machine; tests cover bf16
-            "attn_implementation": None,  # None: the transformers default (sdpa); "auto": "eager" for bf16 on a CPU
+            "corpus_source": "bundled", "tokenizer_source": "bundled", "max_scan_files": 600,
+            "max_train_files": 100, "max_valid_files": 20, "vocab_size": 1000, "num_proc": 1,
+            "context_length": 64, "n_layer": 1, "n_embd": 32, "n_head": 2, "dropout": 0.0,
+            "batch_size": 8, "gradient_accumulation_steps": 2, "warmup_steps": 2, "max_steps": 6,
+            "eval_steps": 3, "logging_steps": 1, "mixed_precision": "no",
         },
         "qa": {
-            "data_source": "bundled",
-            "eval_source": None,  # None: the validation split of data_source
-            "extra_train_source": None,  # a second source whose train split is added (e.g. "bundled" next to a SQuAD sample)
-            "encoder_source": "bundled",
-            "max_train_examples": 48,
-            "max_eval_examples": 24,
-            "max_length": 128,
-            "stride": 32,
-            "batch_size": 8,
-            "learning_rate": 1e-4,
-            "weight_decay": 0.01,
-            "warmup_ratio": 0.1,
-            "num_train_epochs": 1,
-            "max_steps": 4,
-            "accelerate_num_train_epochs": None,  # notebook 09 (None: num_train_epochs); 08 shows the quality
-            "dynamic_padding": True,
-            "num_proc": 1,
-            "dropout": 0.0,
-            "mixed_precision": "no",  # "auto" | "no" | "bf16" | "fp16" (course_utils.precision)
-            "attention_dropout": None,  # None: same as dropout; 0.0 drops the costly attention masks only
-            "freeze_embeddings": False,  # True: the word-embedding matrix stays as pretrained (cheaper steps)
-            "attn_implementation": None,  # None: the transformers default (sdpa); "auto": "eager" for bf16 on a CPU
-            "soup_size": 2,  # >1: notebook 08 trains that many runs from the same start and averages them (qa/soup.py)
-            "save_total_limit": 2,  # checkpoints kept per run (Trainer and the Accelerate loop); None keeps all
+            "data_source": "bundled", "encoder_source": "bundled", "max_train_examples": 48, "max_eval_examples": 24,
+            "max_length": 128, "stride": 32, "num_proc": 1, "dropout": 0.0,
+            "learning_rate": 1e-4, "warmup_ratio": 0.1, "num_train_epochs": 1, "max_steps": 4, "dynamic_padding": True,
+            "mixed_precision": "no",
+            "soup_size": 2,  # notebook 08's soup cell runs in CI too
         },
     },
-    "workshop": {
+    "workshop": {  # the offline default on a laptop CPU: models that visibly learn
         "offline": True,
         "clm": {
-            "corpus_source": "bundled",
-            "tokenizer_source": "bundled",
-            "max_train_files": None,
-            "max_valid_files": 500,
-            "filter_keywords": ["pandas", "sklearn", "matplotlib", "seaborn"],
-            "bundled_packages": None,
-            "max_scan_files": None,
-            "doc_examples": True,
+            "corpus_source": "bundled", "tokenizer_source": "bundled", "max_valid_files": 500, "num_proc": 2,
             "exclude_tests": True,  # the libraries' test suites are ~44% of the text and nothing like a data-science script
             "galleries": "auto",  # the sdists' example galleries, fetched from PyPI once (without them, with a warning, if unreachable)
             "library_modules": False,  # only scripts that use the libraries: held-out scripts ppl 39, pd.DataFrame found (README)
             "examples_repeat": 4,  # docstring-example scripts x4 in training (they are short; README compares x1)
-            "valid_fraction": 0.1,
-            "vocab_size": 8000,
-            "tokenizer_train_chars": 15_000_000,
-            "context_length": 128,
-            "n_layer": 4,
-            "n_embd": 256,
-            "n_head": 4,
-            "batch_size": 32,
+            "vocab_size": 8000, "tokenizer_train_chars": 15_000_000,
+            "n_layer": 4, "n_embd": 256, "n_head": 4, "dropout": 0.0,
+            "attn_implementation": "auto",  # "eager" for bf16 on a CPU (measured faster), else the default (sdpa)
             "gradient_accumulation_steps": 1,
             "learning_rate": 1e-3,  # measured: validation ppl 35 after 658 steps (a 5M model learns faster than at 5e-4)
-            "weight_decay": 0.1,
             "warmup_steps": 50,
             "max_steps": 1000,  # ~8 min on 2 AMX cores in bf16 (~9,000 tokens/s); about 16 min in fp32 elsewhere
-            "eval_steps": 125,
-            "logging_steps": 25,
-            "accelerate_max_steps": 400,  # notebook 05 (None: max_steps); the workshop keeps it short, 03 shows the quality
-            "periodic_eval_chunks": 512,  # evaluations during training use this many (None: all)
-            "keytoken_alpha": 1.0,
-            "num_proc": 2,
-            "dropout": 0.0,
-            "mixed_precision": "auto",  # bf16 autocast on a GPU or an AMX CPU, else fp32 (course_utils.precision)
-            "attn_implementation": "auto",  # "auto": "eager" for bf16 on a CPU (measured faster), else the default (sdpa)
+            "eval_steps": 125, "logging_steps": 25,
+            "periodic_eval_chunks": 512,  # evaluations during training on a fixed sample; the final one on all
+            "accelerate_max_steps": 400,  # notebook 05 stays short; 03 shows the quality
         },
         "qa": {
-            "data_source": "bundled",
-            "eval_source": None,  # None: the validation split of data_source
-            "extra_train_source": None,  # a second source whose train split is added (e.g. "bundled" next to a SQuAD sample)
-            "encoder_source": "bundled",
-            "max_train_examples": None,
-            "max_eval_examples": None,
-            "max_length": 256,
-            "stride": 64,
-            "batch_size": 8,
+            "data_source": "bundled", "encoder_source": "bundled", "max_length": 256, "stride": 64, "num_proc": 1,
+            "dropout": 0.1,  # hidden layers only (attention_dropout 0): regularises at a seventh of the mask cost
+            "attention_dropout": 0.0, "freeze_embeddings": True, "attn_implementation": "auto",
             "learning_rate": 1.5e-4,  # small encoder, ~900 steps: see notebook 08
-            "weight_decay": 0.01,
             "warmup_ratio": 0.1,
             "num_train_epochs": 8,  # ~8-9 min on 2 CPU cores with dynamic padding
-            "max_steps": -1,
-            "accelerate_num_train_epochs": None,  # notebook 09 (None: num_train_epochs, as fast as 08 in bf16)
             "dynamic_padding": True,
-            "num_proc": 1,
-            "dropout": 0.1,  # hidden layers only (attention_dropout below): regularises at a seventh of the mask cost
-            "mixed_precision": "auto",  # "auto" | "no" | "bf16" | "fp16" (course_utils.precision)
-            "attention_dropout": 0.0,  # None: same as dropout; 0.0 drops the costly attention masks only
-            "freeze_embeddings": True,  # True: the word-embedding matrix stays as pretrained (cheaper steps)
-            "attn_implementation": "auto",  # "auto": "eager" for bf16 on a CPU (measured faster), else the default (sdpa)
-            "soup_size": 1,  # >1: notebook 08 trains that many runs from the same start and averages them (qa/soup.py)
-            "save_total_limit": 2,  # checkpoints kept per run (Trainer and the Accelerate loop); None keeps all
         },
     },
-    "course": {
+    "course": {  # the course's own sizes and Hub assets, for a big GPU (hours; only when asked)
         "offline": False,
-        "clm": {
-            # The course's own assets: the pre-filtered codeparrot-ds and its tokenizer.
-            "corpus_source": "huggingface-course/codeparrot-ds",
-            "tokenizer_source": "huggingface-course/code-search-net-tokenizer",
-            "max_train_files": None,
-            "max_valid_files": None,
-            "filter_keywords": ["pandas", "sklearn", "matplotlib", "seaborn"],
-            "bundled_packages": None,
-            "max_scan_files": None,  # caps the scan when streaming an unfiltered Hub dump
-            "doc_examples": True,
-            "exclude_tests": False,  # True leaves the libraries' own test suites out of the bundled corpus
-            "galleries": False,  # the example galleries of scikit-learn/matplotlib/seaborn sdists (True: fetched from PyPI once; or a folder)
-            "library_modules": True,  # False: only scripts that use the libraries (docstring examples, galleries), not their own modules
-            "examples_repeat": 1,  # >1 weights the docstring-example scripts up (train split only)
-            "valid_fraction": 0.1,
-            "vocab_size": None,  # taken from the tokenizer
-            "tokenizer_train_chars": None,
-            "context_length": 128,
-            "n_layer": 12,
-            "n_embd": 768,
-            "n_head": 12,
-            "batch_size": 32,
-            "gradient_accumulation_steps": 8,
-            "learning_rate": 5e-4,
-            "weight_decay": 0.1,
-            "warmup_steps": 1000,
-            "max_steps": -1,
-            "eval_steps": 5000,
-            "logging_steps": 500,
-            "accelerate_max_steps": None,  # notebook 05 (None: max_steps); the workshop keeps it short, 03 shows the quality
-            "periodic_eval_chunks": None,  # evaluations during training use this many (None: all)
-            "keytoken_alpha": 1.0,
-            "num_proc": 4,
-            "dropout": 0.1,
-            "mixed_precision": "auto",  # the course's fp16=True, where the hardware has it (course_utils.precision)
-            "attn_implementation": None,  # None: the transformers default (sdpa); "auto": "eager" for bf16 on a CPU
-        },
-        "qa": {
-            "data_source": "squad",
-            "eval_source": None,  # None: the validation split of data_source
-            "extra_train_source": None,  # a second source whose train split is added (e.g. "bundled" next to a SQuAD sample)
-            "encoder_source": "bert-base-cased",
-            "max_train_examples": None,
-            "max_eval_examples": None,
-            "max_length": 384,
-            "stride": 128,
-            "batch_size": 8,
-            "learning_rate": 2e-5,
-            "weight_decay": 0.01,
-            "warmup_ratio": 0.0,
-            "num_train_epochs": 3,
-            "max_steps": -1,
-            "accelerate_num_train_epochs": None,  # notebook 09 (None: num_train_epochs); 08 shows the quality
-            "dynamic_padding": False,
-            "num_proc": 4,
-            "dropout": None,  # keep the checkpoint's own dropout (0.1 for bert-base-cased)
-            "mixed_precision": "auto",  # "auto" | "no" | "bf16" | "fp16" (course_utils.precision)
-            "attention_dropout": None,  # None: same as dropout; 0.0 drops the costly attention masks only
-            "freeze_embeddings": False,  # True: the word-embedding matrix stays as pretrained (cheaper steps)
-            "attn_implementation": None,  # None: the transformers default (sdpa); "auto": "eager" for bf16 on a CPU
-            "soup_size": 1,  # >1: notebook 08 trains that many runs from the same start and averages them (qa/soup.py)
-            "save_total_limit": 2,  # checkpoints kept per run (Trainer and the Accelerate loop); None keeps all
-        },
+        "clm": {},
+        "qa": {},
     },
     "colab": {
         "offline": False,
+        # The course's assets on the course's own subset (.shuffle(seed).select(range(n))), sized for one free
+        # T4 (16 GB, fp16 tensor cores: 65 TFLOP/s peak, ~12 GB RAM), each training notebook ~30 min or less.
+        # Estimate (no T4 measured): 10% of peak = 6.5 TFLOP/s, the efficiency the course's own QA figure
+        # implies (3 epochs of bert-base on SQuAD, "a little over an hour on a Titan RTX": ~11% of its 130).
         "clm": {
-            # The course's assets on the course's own subset (.shuffle(seed).select(range(n))), sized for one free
-            # T4 (16 GB, fp16 tensor cores: 65 TFLOP/s peak, ~12 GB RAM), each training notebook ~30 min or less.
-            # Estimate (no T4 measured): 10% of peak = 6.5 TFLOP/s, the efficiency the course's own QA figure
-            # implies (3 epochs of bert-base on SQuAD, "a little over an hour on a Titan RTX": ~11% of its 130).
             # GPT-2 124M, context 128: 6 N = 7.5e8 FLOP per token (+2% attention) -> ~8,500 tokens/s.
-            "corpus_source": "huggingface-course/codeparrot-ds",
-            "tokenizer_source": "huggingface-course/code-search-net-tokenizer",
             "max_train_files": 3_000,  # x ~27.5 full 128-token chunks per file (course: 16.7M / 606,720) = ~82k chunks, 10.5M tokens: ~21 min (03 and 05)
             "max_valid_files": 500,  # the course's own .select(range(500)): ~14k chunks, a full evaluation ~70 s (forward only)
-            "filter_keywords": ["pandas", "sklearn", "matplotlib", "seaborn"],
-            "bundled_packages": None,
-            "max_scan_files": None,  # caps the scan when streaming an unfiltered Hub dump
-            "doc_examples": True,
-            "exclude_tests": False,  # True leaves the libraries' own test suites out of the bundled corpus
-            "galleries": False,  # the example galleries of scikit-learn/matplotlib/seaborn sdists (True: fetched from PyPI once; or a folder)
-            "library_modules": True,  # False: only scripts that use the libraries (docstring examples, galleries), not their own modules
-            "examples_repeat": 1,  # >1 weights the docstring-example scripts up (train split only)
-            "valid_fraction": 0.1,
-            "vocab_size": None,  # taken from the tokenizer
-            "tokenizer_train_chars": None,
-            "context_length": 128,
-            "n_layer": 12,
-            "n_embd": 768,
-            "n_head": 12,
-            "batch_size": 32,
             "gradient_accumulation_steps": 2,  # 8,192 tokens per update: ~1,280 updates (the course's 256 x 128 would give only 320)
-            "learning_rate": 5e-4,
-            "weight_decay": 0.1,
             "warmup_steps": 100,  # ~8% of the updates (the course: 1,000 of ~65k)
-            "max_steps": -1,
-            "eval_steps": 250,
-            "logging_steps": 50,
-            "accelerate_max_steps": None,  # notebook 05 (None: max_steps); the workshop keeps it short, 03 shows the quality
+            "eval_steps": 250, "logging_steps": 50,
             "periodic_eval_chunks": 1_000,  # evaluations during training: ~5 s each; the final one uses all ~14k chunks
-            "keytoken_alpha": 1.0,
             "num_proc": 2,  # Colab's free machine has 2 CPU cores (Kaggle 4)
-            "dropout": 0.1,
-            "mixed_precision": "auto",  # fp16 on a T4 (no bf16 there), bf16 on an L4/A100 (course_utils.precision)
-            "attn_implementation": None,  # None: the transformers default (sdpa); "auto": "eager" for bf16 on a CPU
         },
         "qa": {
-            "data_source": "squad",
-            "eval_source": None,  # None: the validation split of data_source
-            "extra_train_source": None,  # a second source whose train split is added (e.g. "bundled" next to a SQuAD sample)
-            "encoder_source": "bert-base-cased",
             "max_train_examples": 12_000,  # ~12,150 features x 3 epochs x 384 tokens = 14M tokens; bert-base-cased 6 N = 5.1e8 + attention 0.4e8 FLOP per token -> ~11,600 tokens/s, 30 features/s: ~20 min (less: dynamic padding)
-            "max_eval_examples": None,  # all 10,570 dev questions (10,822 features, forward only): ~2 min per evaluation
-            "max_length": 384,
-            "stride": 128,
-            "batch_size": 8,
-            "learning_rate": 2e-5,
-            "weight_decay": 0.01,
-            "warmup_ratio": 0.0,
-            "num_train_epochs": 3,
-            "max_steps": -1,
-            "accelerate_num_train_epochs": None,  # notebook 09 evaluates after each epoch: ~20 + 3 x 2 min
+            # max_eval_examples None: all 10,570 dev questions (10,822 features, forward only): ~2 min per evaluation;
+            # notebook 09 evaluates after each epoch: ~20 + 3 x 2 min
             "dynamic_padding": True,  # batches padded to their longest feature, not 384: the estimate above is the upper bound
             "num_proc": 2,
-            "dropout": None,  # keep the checkpoint's own dropout (0.1 for bert-base-cased)
-            "mixed_precision": "auto",  # "auto" | "no" | "bf16" | "fp16" (course_utils.precision)
-            "attention_dropout": None,  # None: same as dropout; 0.0 drops the costly attention masks only
-            "freeze_embeddings": False,  # True: the word-embedding matrix stays as pretrained (cheaper steps)
-            "attn_implementation": None,  # None: the transformers default (sdpa); "auto": "eager" for bf16 on a CPU
-            "soup_size": 1,  # >1: notebook 08 trains that many runs from the same start and averages them (qa/soup.py)
-            "save_total_limit": 2,  # checkpoints kept per run (Trainer and the Accelerate loop); None keeps all
         },
     },
 }
@@ -303,19 +133,23 @@ PROFILES: dict[str, dict[str, Any]] = {
 PROFILE_NAMES = tuple(PROFILES)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Profile:
     """The resolved settings one notebook runs with (a profile plus the learner's overrides)."""
 
     name: str
     offline: bool
-    clm: dict[str, Any] = field(default_factory=dict)
-    qa: dict[str, Any] = field(default_factory=dict)
-    seed: int = 42
+    clm: ClmSettings = field(default_factory=ClmSettings)
+    qa: QaSettings = field(default_factory=QaSettings)
+
+    @property
+    def seed(self) -> int:
+        """The run's seed (both tracks carry it: ``clm.seed == qa.seed``)."""
+        return self.clm.seed
 
     def __getitem__(self, dotted: str) -> Any:
         track, _, key = dotted.partition(".")
-        return getattr(self, track)[key]
+        return getattr(getattr(self, track), key)
 
 
 def in_colab() -> bool:
@@ -356,28 +190,35 @@ def get_profile(name: str = "auto", **overrides: Any) -> Profile:
     raw = copy.deepcopy(PROFILES[name])
     seed = overrides.pop("seed", None)
     offline = overrides.pop("offline", None)
+    fields_of = {"clm": _field_names(ClmSettings), "qa": _field_names(QaSettings)}
     for key, value in overrides.items():
         if value is None:
             continue
         track, sep, rest = key.partition("_")
-        if sep and track in ("clm", "qa") and rest in raw[track]:
+        if sep and track in fields_of and rest in fields_of[track]:
             raw[track][rest] = value
             continue
-        owners = [t for t in ("clm", "qa") if key in raw[t]]
+        owners = [t for t in fields_of if key in fields_of[t]]
         if len(owners) == 1:
             raw[owners[0]][key] = value
         elif len(owners) > 1:
             raise ValueError(f"parameter {key!r} is ambiguous: write clm_{key} or qa_{key}")
         else:
-            known = sorted(f"clm_{k}" for k in raw["clm"]) + sorted(f"qa_{k}" for k in raw["qa"])
-            raise ValueError(f"unknown parameter {key!r}; known parameters: {', '.join(known)}")
+            known = sorted(profile_knobs())
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown parameter {key!r}{hint}; known parameters: {', '.join(known)}")
+    seed = 42 if seed is None else int(seed)
     return Profile(
         name=name,
         offline=raw["offline"] if offline is None else bool(offline),
-        clm=raw["clm"],
-        qa=raw["qa"],
-        seed=42 if seed is None else int(seed),
+        clm=ClmSettings(**{"seed": seed, **raw["clm"]}),
+        qa=QaSettings(**{"seed": seed, **raw["qa"]}),
     )
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def configure_environment(offline: bool, hf_home: str | os.PathLike | None = None) -> None:
@@ -455,8 +296,10 @@ BATCH_OVERRIDES_ENV = "COURSE_PROFILE_OVERRIDES"
 
 
 def profile_knobs() -> set[str]:
-    """Every ``clm_<key>`` / ``qa_<key>`` name a profile accepts."""
-    return {f"{track}_{key}" for prof in PROFILES.values() for track in ("clm", "qa") for key in prof[track]}
+    """Every ``clm_<key>`` / ``qa_<key>`` name a profile accepts (the settings' fields, but the seed,
+    which is one knob for both tracks: ``seed``)."""
+    return {f"{track}_{key}" for track, cls in (("clm", ClmSettings), ("qa", QaSettings))
+            for key in _field_names(cls) if key != "seed"}
 
 
 def batch_overrides() -> dict[str, Any]:

@@ -25,6 +25,26 @@ from typing import Any, Sequence
 from .profiles import BATCH_OVERRIDES_ENV, PROFILE_NAMES, PROJECT_ROOT, profile_knobs
 from .workspace import METRICS_ENV, timestamp
 
+__all__ = [
+    "NOTEBOOK_DIR",
+    "PREPARED_MARKER",
+    "ALWAYS_PASSED",
+    "Result",
+    "parse_value",
+    "find_notebooks",
+    "notebook_parameters",
+    "absolute_sources",
+    "RENAMED_PARAMETERS",
+    "renamed_parameters",
+    "split_parameters",
+    "new_run_folder",
+    "prepare_folder",
+    "execute",
+    "format_table",
+    "write_summary",
+    "main",
+]
+
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 PREPARED_MARKER = ".prepared-by-course-utils"
 ALWAYS_PASSED = ("profile", "output_dir")

@@ -6,7 +6,10 @@
 * :func:`save_checkpoint` / :func:`latest_checkpoint` / :func:`load_checkpoint` -- one checkpoint
   format: ``run_dir/checkpoints/step-N``, written by ``save_state`` into a temporary folder, renamed
   once every process has finished writing, with ``progress.json`` (where the loop was) inside;
-* :class:`CheckpointError` -- a checkpoint or model folder that exists but cannot be used;
+* :func:`resume_progress` -- where an Accelerate loop starts: step 0 or its newest checkpoint;
+* :func:`trainer_checkpoint` -- the same question for ``Trainer`` (``trainer.train(resume_from_checkpoint=...)``);
+* :class:`CheckpointError` / :func:`check_model_folder` -- a checkpoint or model folder that exists but
+  cannot be used, found before any work starts;
 * :func:`push_folder_to_hub` -- ``huggingface_hub.upload_folder`` (the course's ``Repository`` is gone).
 
 Which run folder a training run writes into (new, or the unfinished one it resumes) is
@@ -26,14 +29,16 @@ from .precision import resolve_mixed_precision
 __all__ = [
     "CHECKPOINTS",
     "CheckpointError",
-    "checked_keep",
+    "check_model_folder",
     "get_grouped_params",
     "latest_checkpoint",
     "load_checkpoint",
     "make_accelerator",
     "make_adamw",
     "push_folder_to_hub",
+    "resume_progress",
     "save_checkpoint",
+    "trainer_checkpoint",
 ]
 
 CHECKPOINTS = "checkpoints"
@@ -120,14 +125,6 @@ def make_adamw(params: Any, lr: float):
 # ---------------------------------------------------------------------------------------------
 # checkpoints
 # ---------------------------------------------------------------------------------------------
-def checked_keep(value: Any, name: str = "keep_checkpoints") -> int | None:
-    """How many checkpoints a run keeps: an int >= 1 (the newest is needed to resume) or None (all)."""
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValueError(f"{name} must be an int >= 1 (the newest checkpoint is needed to resume) "
-                         f"or None (keep all), got {value!r}")
-    return value
-
-
 def _step_of(path: Path) -> int | None:
     name = path.name
     return int(name[5:]) if name.startswith("step-") and name[5:].isdigit() else None
@@ -195,6 +192,71 @@ def load_checkpoint(accelerator: Any, checkpoint: str | os.PathLike) -> dict[str
             "from the one before, or start a new run."
         ) from err
     return progress
+
+
+def resume_progress(accelerator: Any, run_dir: str | os.PathLike, resume: bool | str | os.PathLike,
+                    fresh: dict[str, Any], log: Any = print) -> tuple[dict[str, Any], str | None]:
+    """Where an Accelerate loop starts, and from which checkpoint (None: from scratch).
+
+    ``resume=False``: `fresh`. ``True``: the newest complete checkpoint of `run_dir`, or `fresh` with
+    a note when it has none (a run killed before its first checkpoint starts again). A path: that
+    checkpoint. Model, optimizer, scheduler and random states come back with ``load_state``.
+    """
+    if not resume:
+        return fresh, None
+    ckpt = latest_checkpoint(run_dir) if resume is True else Path(resume)
+    if ckpt is None:
+        log(f"resume asked, but {Path(run_dir).name} has no checkpoint yet: starting from step 0")
+        return fresh, None
+    progress = load_checkpoint(accelerator, ckpt)
+    log(f"resumed from {ckpt.name}")
+    return progress, str(ckpt)
+
+
+def check_model_folder(path: str | os.PathLike) -> Path:
+    """A saved model (or Trainer checkpoint) folder, checked: it exists, has ``config.json`` and
+    readable weights. Fails early, naming the folder and the missing piece."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise CheckpointError(f"model folder {str(folder)!r} does not exist or is not a folder")
+    if not (folder / "config.json").is_file():
+        raise CheckpointError(f"model folder {str(folder)!r} has no config.json: not a saved model")
+    weights = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin"))
+    if not weights:
+        raise CheckpointError(f"model folder {str(folder)!r} has no weights (model.safetensors)")
+    for file in weights:
+        if file.suffix == ".safetensors":
+            try:
+                from safetensors import safe_open
+
+                with safe_open(str(file), framework="pt") as handle:
+                    handle.keys()
+            except Exception as exc:  # safetensors raises its own error types
+                raise CheckpointError(f"weights file {str(file)!r} is corrupted or truncated: {exc}") from exc
+    return folder
+
+
+def trainer_checkpoint(run_dir: str | os.PathLike, resume: bool | str | os.PathLike | None) -> str | None:
+    """What to pass to ``trainer.train(resume_from_checkpoint=...)`` for a run folder from
+    :func:`course_utils.workspace.run_folder`, checked first so a damaged checkpoint fails with its
+    name (not a traceback from deep inside ``Trainer``).
+
+    ``None``/``False``: None. ``True``: the newest ``checkpoint-N`` of `run_dir`, or None when it has
+    none (a new run, or one killed before its first save). A path: that checkpoint.
+    """
+    if not resume:
+        return None
+    if resume is True:
+        found = [p for p in Path(run_dir).glob("checkpoint-*") if p.is_dir() and p.name[11:].isdigit()]
+        if not found:
+            return None
+        path = max(found, key=lambda p: int(p.name[11:]))
+    else:
+        path = Path(resume)
+    check_model_folder(path)
+    if not (path / "trainer_state.json").is_file():
+        raise CheckpointError(f"{str(path)!r} is a model folder but not a Trainer checkpoint (no trainer_state.json)")
+    return str(path)
 
 
 # ---------------------------------------------------------------------------------------------

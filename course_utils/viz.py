@@ -6,6 +6,12 @@ import os
 import sys
 from typing import Any, Callable, Iterable
 
+__all__ = [
+    "show_source",
+    "changed_box",
+    "widgets_available",
+]
+
 
 def show_source(*objects: Callable[..., Any] | type) -> Any:
     """Display the source of helpers as highlighted code, so prose and code never drift apart.

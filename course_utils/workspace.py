@@ -13,6 +13,20 @@ from pathlib import Path
 from . import platforms
 from .profiles import PROJECT_ROOT
 
+__all__ = [
+    "COMPLETE_MARKER",
+    "default_workspace",
+    "workspace",
+    "timestamp",
+    "new_run_dir",
+    "mark_complete",
+    "latest_complete",
+    "METRICS_ENV",
+    "record_metrics",
+    "unfinished_run",
+    "run_folder",
+]
+
 COMPLETE_MARKER = "COMPLETE"
 
 

@@ -141,7 +141,7 @@ def test_no_installed_package():
 
 
 def test_cfg_of_the_wrong_type():
-    with pytest.raises(TypeError, match="profiles.Profile or a dict"):
+    with pytest.raises(TypeError, match="expected a profiles.Profile, ClmSettings or a dict of clm knobs"):
         load_raw_datasets(["bundled"])
 
 
@@ -184,7 +184,7 @@ def test_context_length_larger_than_n_positions():
 
 def test_prepare_with_invalid_context_length(tmp_path):
     with pytest.raises(ContextLengthError):
-        prepare_lm_datasets({"context_length": 0, "corpus_source": "bundled"}, tmp_path)
+        prepare_lm_datasets({"context_length": 1, "corpus_source": "bundled"}, tmp_path)
 
 
 # ---- tokenizer -----------------------------------------------------------------------------

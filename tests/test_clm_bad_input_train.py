@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from test_clm_model import TINY, tiny_lm_datasets, tiny_tokenizer
+from test_clm_model import TINY, tiny, tiny_lm_datasets, tiny_tokenizer
 
 
 @pytest.fixture(autouse=True)
@@ -50,14 +50,14 @@ def test_model_sizes_and_tokenizer(tok):
     from course_utils.clm.model import ModelSizeError, TokenizerError, batch_shapes, make_collator, make_config
 
     cases = [
-        (lambda: make_config(tok, {**TINY, "context_length": 64}, n_positions=32), ModelSizeError, "larger than the model's n_positions=32"),
-        (lambda: make_config(tok, {**TINY, "n_head": 3}), ModelSizeError, "not divisible by n_head=3"),
-        (lambda: make_config(tok, {**TINY, "context_length": 1}), ModelSizeError, "at least 2 tokens"),
-        (lambda: make_config(tok, {**TINY, "n_layer": 0}), ModelSizeError, "n_layer=0"),
+        (lambda: make_config(tok, tiny(context_length=64), n_positions=32), ModelSizeError, "larger than the model's n_positions=32"),
+        (lambda: make_config(tok, tiny(n_head=3)), ModelSizeError, "not divisible by n_head=3"),
+        (lambda: make_config(tok, tiny(context_length=1)), ModelSizeError, "at least 2 tokens"),
+        (lambda: make_config(tok, tiny(n_layer=0)), ValueError, "clm_n_layer=0 must be >= 1"),
         (lambda: make_config(no_eos(tok), TINY), TokenizerError, "no EOS token"),
         (lambda: make_collator(no_eos(tok)), TokenizerError, "no EOS token"),
         (lambda: make_config(None, TINY), TokenizerError, "expected a Hugging Face tokenizer"),
-        (lambda: make_config(tok, ["not", "a", "profile"]), TypeError, "cfg must be"),
+        (lambda: make_config(tok, ["not", "a", "profile"]), TypeError, "expected a profiles.Profile, ClmSettings"),
         (lambda: batch_shapes(make_collator(tok), []), ValueError, "no examples"),
     ]
     for fn, err, msg in cases:
@@ -79,29 +79,29 @@ def test_loss_inputs(tok):
 
 
 def test_dataset_and_settings(ds, tok, tmp_path):
-    from course_utils.clm.loop import LoopSettings, make_dataloaders, train_accelerate
+    from course_utils.clm.loop import make_dataloaders, train_accelerate
     from course_utils.clm.model import build_model
 
     for bad, msg in _datasets_cases(ds):
         with pytest.raises(ValueError, match=msg):
             make_dataloaders(bad, 8)
     with pytest.raises(ValueError, match="max_steps=-3"):
-        LoopSettings(max_steps=-3).validate()
+        tiny(max_steps=-3)
     with pytest.raises(ValueError, match="learning_rate=0"):
-        LoopSettings(learning_rate=0).validate()
+        tiny(learning_rate=0)
     with pytest.raises(ValueError, match="needs hub_model_id"):
-        train_accelerate(build_model(tok, TINY), tok, ds, LoopSettings(max_steps=1), tmp_path, push_to_hub=True)
+        train_accelerate(build_model(tok, TINY), tok, ds, tiny(max_steps=1), tmp_path, push_to_hub=True)
     (tmp_path / "COMPLETE").write_text("x")
     with pytest.raises(FileExistsError, match="never overwritten"):
-        train_accelerate(build_model(tok, TINY), tok, ds, LoopSettings(max_steps=1), tmp_path)
+        train_accelerate(build_model(tok, TINY), tok, ds, tiny(max_steps=1), tmp_path)
 
 
 def test_missing_and_corrupted_checkpoints(ds, tok, tmp_path):
-    from course_utils.clm.loop import LoopSettings, train_accelerate, train_with_trainer
+    from course_utils.clm.loop import train_accelerate, train_with_trainer
     from course_utils.training import CheckpointError, latest_checkpoint
     from course_utils.clm.model import build_model
 
-    s = LoopSettings(batch_size=8, max_steps=4, eval_steps=2, logging_steps=1, mixed_precision="no")
+    s = tiny(batch_size=8, max_steps=4, eval_steps=2, logging_steps=1, mixed_precision="no")
 
     def stop(step):
         if step == 3:
@@ -118,10 +118,9 @@ def test_missing_and_corrupted_checkpoints(ds, tok, tmp_path):
     weights.write_bytes(weights.read_bytes()[:100])  # a disk that filled up half-way
     with pytest.raises(CheckpointError, match="step-2 cannot be loaded"):
         train_accelerate(build_model(tok, TINY), tok, ds, s, tmp_path / "run", resume=True, **quiet)
-    with pytest.raises(FileNotFoundError, match="not a Trainer checkpoint"):
-        train_with_trainer({**TINY, **{"batch_size": 8, "gradient_accumulation_steps": 1, "learning_rate": 1e-3,
-                                       "weight_decay": 0.1, "warmup_steps": 0, "max_steps": 1, "eval_steps": 1}},
-                           tmp_path, tok, ds, resume_from_checkpoint=str(ckpt))
+    with pytest.raises(CheckpointError, match="not a saved model"):  # an Accelerate checkpoint is no Trainer one
+        train_with_trainer(tiny(batch_size=8, max_steps=1, eval_steps=1), tmp_path, tok, ds,
+                           resume_from_checkpoint=str(ckpt))
 
 
 def test_generation_inputs(tok):

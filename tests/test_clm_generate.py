@@ -25,7 +25,7 @@ def _trained_pipe(tmp_path_factory):
     import torch
 
     from course_utils.clm.generate import load_generator
-    from course_utils.clm.loop import bare_torch_steps
+    from benchmarks._clm_throughput import bare_torch_steps
     from course_utils.clm.model import build_model
 
     tok = tiny_tokenizer()
@@ -202,7 +202,7 @@ def comment_model():
     """A tiny GPT-2 over-fitted on two files that differ only in their comment and next line."""
     import torch
 
-    from course_utils.clm.loop import bare_torch_steps
+    from benchmarks._clm_throughput import bare_torch_steps
     from course_utils.clm.model import build_model
 
     threads = torch.get_num_threads()

@@ -6,12 +6,18 @@ import json
 import math
 
 import pytest
+from dataclasses import replace
 import torch
 
-from test_clm_model import TINY, tiny_lm_datasets, tiny_tokenizer
+from test_clm_model import TINY, tiny, tiny_lm_datasets, tiny_tokenizer
 
-CFG = {**TINY, "batch_size": 8, "gradient_accumulation_steps": 1, "learning_rate": 5e-3, "weight_decay": 0.1,
-       "warmup_steps": 1, "max_steps": 4, "eval_steps": 2, "logging_steps": 1}
+def tree_bytes(folder):
+    """Every file of a folder and its bytes: equal before and after means nothing was touched."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+CFG = tiny(batch_size=8, gradient_accumulation_steps=1, learning_rate=5e-3, weight_decay=0.1,
+       warmup_steps=1, max_steps=4, eval_steps=2, logging_steps=1)
 
 
 @pytest.fixture(autouse=True)
@@ -38,11 +44,11 @@ def test_training_arguments_follow_profile(tmp_path, monkeypatch):
     assert not args.fp16 and not args.bf16  # no GPU, no AMX: full precision, never fp16 on a CPU
     assert args.push_to_hub is False and args.report_to in ([], "none", ["none"])
     monkeypatch.setattr(precision, "cpu_has_amx", lambda: True)  # an AMX CPU: bf16 autocast
-    assert training_arguments(cfg, tmp_path).bf16 is True
-    assert training_arguments(cfg, tmp_path, mixed_precision="no").bf16 is False
+    assert training_arguments(cfg.clm, tmp_path).bf16 is True
+    assert training_arguments(replace(cfg.clm, mixed_precision="no"), tmp_path).bf16 is False
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="fp16.*CUDA"):
-            training_arguments(cfg, tmp_path, mixed_precision="fp16")
+            training_arguments(replace(cfg.clm, mixed_precision="fp16"), tmp_path)
 
 
 def test_trainer_run_saves_and_resumes(tmp_path):
@@ -50,6 +56,7 @@ def test_trainer_run_saves_and_resumes(tmp_path):
 
     from course_utils.clm.loop import loss_curves, train_with_trainer
     from course_utils.clm.model import build_model
+    from course_utils.training import CheckpointError
 
     tok = tiny_tokenizer()
     ds = tiny_lm_datasets(tok)
@@ -78,10 +85,12 @@ def test_trainer_run_saves_and_resumes(tmp_path):
     assert resumed.trainer.state.global_step == 4
     # same weights, data order and RNG from the checkpoint: the same result as the uninterrupted run
     assert resumed.eval_loss == pytest.approx(full.eval_loss, rel=1e-6)
-    # a new run never reuses a finished folder
+    # resuming after a finished run starts a new one and leaves the finished one byte for byte
+    before = tree_bytes(run_dir)
     again = train_with_trainer(CFG, work, tok, ds, build_model(tok, CFG, seed=0), resume_from_checkpoint=True)
     assert again.run_dir != run_dir and again.resumed_from is None
-    with pytest.raises(FileNotFoundError, match="not a Trainer checkpoint"):
+    assert tree_bytes(run_dir) == before
+    with pytest.raises(CheckpointError, match="does not exist"):
         train_with_trainer(CFG, work, tok, ds, resume_from_checkpoint=str(tmp_path / "nowhere"))
 
 
@@ -126,17 +135,18 @@ def test_perplexity_overflow_guard():
 
 
 def test_loop_settings_and_bad_input():
-    from course_utils.clm.loop import LoopSettings, make_dataloaders
+    from course_utils.clm.loop import make_dataloaders
     from course_utils.profiles import get_profile
 
-    s = LoopSettings.from_profile(get_profile("ci"), max_steps=9)
-    assert s.max_steps == 9 and s.batch_size == get_profile("ci").clm["batch_size"] and s.seed == 42
-    with pytest.raises(ValueError, match="unknown loop setting"):
-        LoopSettings.from_profile(get_profile("ci"), max_step=9)
+    s = get_profile("ci", clm_max_steps=9).clm
+    assert s.max_steps == 9 and s.batch_size == 8 and s.seed == 42
+    assert get_profile("workshop").clm.loop_settings().max_steps == 400  # notebook 05's own step count
+    with pytest.raises(ValueError, match="did you mean 'clm_max_steps'"):
+        get_profile("ci", clm_max_step=9)
     with pytest.raises(ValueError, match="max_steps=0"):
-        LoopSettings.from_profile(get_profile("ci"), max_steps=0)
+        get_profile("ci", clm_max_steps=0)
     with pytest.raises(ValueError, match="batch_size=0"):
-        LoopSettings(batch_size=0).validate()
+        tiny(batch_size=0)
     tok = tiny_tokenizer()
     ds = tiny_lm_datasets(tok)
     with pytest.raises(ValueError, match="no 'valid' split"):
@@ -159,13 +169,13 @@ def test_one_accelerator_state_per_process():
 
 
 def test_accelerate_loop_in_process(tmp_path):
-    from course_utils.clm.loop import LoopSettings, loss_curves, train_accelerate
+    from course_utils.clm.loop import loss_curves, train_accelerate
     from course_utils.training import latest_checkpoint
     from course_utils.clm.model import build_model
 
     tok = tiny_tokenizer()
     ds = tiny_lm_datasets(tok)
-    s = LoopSettings(batch_size=8, gradient_accumulation_steps=2, max_steps=5, eval_steps=2, logging_steps=1,
+    s = tiny(batch_size=8, gradient_accumulation_steps=2, max_steps=5, eval_steps=2, logging_steps=1,
                      warmup_steps=1, mixed_precision="no")
     seen = []
     run = train_accelerate(build_model(tok, TINY, seed=0), tok, ds, s, tmp_path, keytoken_ids=[5, 6],
@@ -183,11 +193,11 @@ def test_accelerate_loop_in_process(tmp_path):
 
 def test_accelerate_loop_trains_under_bf16_autocast(tmp_path):
     """The workshop's path on an AMX CPU (it runs, slower, on any CPU): finite losses, fp32 weights."""
-    from course_utils.clm.loop import LoopSettings, loss_curves, train_accelerate
+    from course_utils.clm.loop import loss_curves, train_accelerate
     from course_utils.clm.model import build_model
 
     tok = tiny_tokenizer()
-    s = LoopSettings(batch_size=8, max_steps=3, eval_steps=3, logging_steps=1, warmup_steps=1, mixed_precision="bf16")
+    s = tiny(batch_size=8, max_steps=3, eval_steps=3, logging_steps=1, warmup_steps=1, mixed_precision="bf16")
     model = build_model(tok, TINY, seed=0)
     run = train_accelerate(model, tok, tiny_lm_datasets(tok), s, tmp_path, print_fn=lambda *a, **k: None)
     assert run.completed_steps == 3
@@ -200,12 +210,12 @@ def test_accelerate_loop_trains_under_bf16_autocast(tmp_path):
 def test_accelerate_loop_resume_in_process_is_bit_identical(tmp_path):
     """The fast sibling of test_clm_resume.py: interrupt after the step-2 checkpoint, resume,
     and end with exactly the weights and history of an uninterrupted run."""
-    from course_utils.clm.loop import LoopSettings, train_accelerate
+    from course_utils.clm.loop import train_accelerate
     from course_utils.clm.model import build_model
 
     tok = tiny_tokenizer()
     ds = tiny_lm_datasets(tok)
-    s = LoopSettings(batch_size=8, gradient_accumulation_steps=2, max_steps=7, eval_steps=2, logging_steps=1,
+    s = tiny(batch_size=8, gradient_accumulation_steps=2, max_steps=7, eval_steps=2, logging_steps=1,
                      warmup_steps=1, mixed_precision="no")
     quiet = dict(keytoken_ids=[5, 6], print_fn=lambda *a, **k: None)
     ref_model = build_model(tok, TINY, seed=0)

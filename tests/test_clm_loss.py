@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.nn import CrossEntropyLoss
 
-from test_clm_model import TINY, tiny_tokenizer
+from test_clm_model import TINY, tiny, tiny_tokenizer
 
 
 def course_keytoken_weighted_loss(inputs, logits, keytoken_ids, alpha=1.0):
@@ -85,7 +85,7 @@ def test_grouped_params_exclude_every_layernorm():
     from course_utils.clm.loss import describe_groups, get_grouped_params
     from course_utils.clm.model import build_model
 
-    model = build_model(tiny_tokenizer(), {**TINY, "n_layer": 2}, seed=0)
+    model = build_model(tiny_tokenizer(), tiny(n_layer=2), seed=0)
     groups = get_grouped_params(model, weight_decay=0.1)
     names = describe_groups(model, groups)
     skip = set(names["weight_decay=0.0"])
@@ -111,6 +111,6 @@ def test_exercise_05_checkers():
 
     assert check_keytoken_weights(keytoken_weights)
     assert not check_keytoken_weights(lambda i, k, a=1.0: keytoken_weights(i, k, 1.0))
-    model = build_model(tiny_tokenizer(), {**TINY, "n_layer": 2}, seed=0)
+    model = build_model(tiny_tokenizer(), tiny(n_layer=2), seed=0)
     assert check_no_decay_groups(get_grouped_params, model)
     assert not check_no_decay_groups(course_get_grouped_params, model)

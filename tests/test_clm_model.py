@@ -51,7 +51,17 @@ def tiny_lm_datasets(tokenizer, context_length: int = 16, n_train: int = 70, n_v
     })
 
 
-TINY = {"n_layer": 1, "n_embd": 32, "n_head": 2, "context_length": 16, "dropout": 0.0}
+def tiny(**knobs):
+    """A 1-layer GPT-2's settings for the tests: the course's defaults where a loop needs a knob
+    (learning rate, weight decay), but no accumulation, no warm-up, evaluation only at the end."""
+    from course_utils.settings import ClmSettings
+
+    return ClmSettings(**{"n_layer": 1, "n_embd": 32, "n_head": 2, "context_length": 16, "dropout": 0.0,
+                          "gradient_accumulation_steps": 1, "warmup_steps": 0, "eval_steps": 10**6, "logging_steps": 10,
+                          "mixed_precision": "no", **knobs})
+
+
+TINY = tiny()
 
 
 def test_config_follows_tokenizer():
@@ -89,11 +99,11 @@ def test_profile_sizes_are_used(monkeypatch):
 
     cfg = get_profile("workshop")
     config = make_config(tiny_tokenizer(), cfg)
-    assert (config.n_layer, config.n_embd, config.n_head) == (cfg.clm["n_layer"], cfg.clm["n_embd"], cfg.clm["n_head"])
-    assert config.n_positions == cfg.clm["context_length"]
+    assert (config.n_layer, config.n_embd, config.n_head) == (cfg.clm.n_layer, cfg.clm.n_embd, cfg.clm.n_head)
+    assert config.n_positions == cfg.clm.context_length
     if not torch.cuda.is_available():
         monkeypatch.setattr(precision, "cpu_has_amx", lambda: True)
-        assert cfg.clm["attn_implementation"] == "auto"
+        assert cfg.clm.attn_implementation == "auto"
         assert make_config(tiny_tokenizer(), cfg)._attn_implementation == "eager"  # bf16 on a CPU
         monkeypatch.setattr(precision, "cpu_has_amx", lambda: False)
         assert make_config(tiny_tokenizer(), cfg)._attn_implementation != "eager"  # fp32: sdpa
@@ -116,7 +126,7 @@ def test_unknown_attention_implementation_is_refused():
     from course_utils.clm.model import ModelSizeError, make_config
 
     with pytest.raises(ModelSizeError, match="attn_implementation"):
-        make_config(tiny_tokenizer(), {**TINY, "attn_implementation": "flash"})
+        make_config(tiny_tokenizer(), tiny(attn_implementation="flash"))
 
 
 def test_collator_pads_with_eos_and_copies_labels():
@@ -148,9 +158,9 @@ def test_context_longer_than_positions_is_refused():
     from course_utils.clm.model import ModelSizeError, make_config
 
     with pytest.raises(ModelSizeError, match="context_length=64 is larger than the model's n_positions=32"):
-        make_config(tiny_tokenizer(), {**TINY, "context_length": 64}, n_positions=32)
+        make_config(tiny_tokenizer(), tiny(context_length=64), n_positions=32)
     with pytest.raises(ModelSizeError, match="not divisible"):
-        make_config(tiny_tokenizer(), {**TINY, "n_head": 3})
+        make_config(tiny_tokenizer(), tiny(n_head=3))
 
 
 def test_tokenizer_without_eos_is_refused():
@@ -162,7 +172,7 @@ def test_tokenizer_without_eos_is_refused():
         make_config(tok, TINY)
     with pytest.raises(TokenizerError, match="no EOS token"):
         make_collator(tok)
-    with pytest.raises(TypeError, match="cfg must be"):
+    with pytest.raises(TypeError, match="expected a profiles.Profile, ClmSettings"):
         make_config(tiny_tokenizer(), 3)
 
 

@@ -11,16 +11,53 @@ import pytest
 from course_utils import assets, profiles, workspace
 
 
-def test_profiles_have_the_same_knobs() -> None:
-    keys = {name: (set(p["clm"]), set(p["qa"])) for name, p in profiles.PROFILES.items()}
-    first = next(iter(keys.values()))
-    assert all(k == first for k in keys.values()), "every profile must define the same knobs"
+def test_profiles_only_override_declared_knobs() -> None:
+    """A profile lists what it changes from the course's defaults, and only knobs the settings
+    declare (a misspelt key in the table fails here, not in a learner's notebook)."""
+    import dataclasses
+
+    from course_utils.settings import ClmSettings, QaSettings
+
+    for name, table in profiles.PROFILES.items():
+        for track, cls in (("clm", ClmSettings), ("qa", QaSettings)):
+            declared = {f.name for f in dataclasses.fields(cls)}
+            assert set(table[track]) <= declared, (name, track, set(table[track]) - declared)
+            defaults = cls()
+            same = [k for k, v in table[track].items() if v == getattr(defaults, k)]
+            assert not same, f"{name}.{track} repeats the course's default for {same}"
+        profiles.get_profile(name)  # and every profile resolves to valid settings
+    assert profiles.PROFILES["course"]["clm"] == {} and profiles.PROFILES["course"]["qa"] == {}
+
+
+def test_settings_refuse_wrong_types_and_ranges() -> None:
+    from course_utils.settings import ClmSettings, QaSettings
+
+    with pytest.raises(ValueError, match="clm_max_steps must be int, got 'x'"):
+        profiles.get_profile("ci", clm_max_steps="x")
+    with pytest.raises(ValueError, match="qa_learning_rate must be float, got the bool True"):
+        profiles.get_profile("ci", qa_learning_rate=True)
+    with pytest.raises(ValueError, match="qa_stride=400 must be smaller than qa_max_length=128"):
+        profiles.get_profile("ci", qa_stride=400)
+    with pytest.raises(ValueError, match="qa_warmup_ratio must be in"):
+        QaSettings(warmup_ratio=1.0)
+    with pytest.raises(TypeError):
+        ClmSettings(n_layers=2)  # a dataclass: no undeclared field
+    assert profiles.get_profile("ci", clm_learning_rate=1).clm.learning_rate == 1.0  # an int where a float is wanted
+    assert profiles.get_profile("ci", clm_filter_keywords=["pandas"]).clm.filter_keywords == ("pandas",)
+    with pytest.raises(dataclasses_frozen_error()):
+        profiles.get_profile("ci").clm.max_steps = 3  # settings are frozen: dataclasses.replace makes a changed copy
+
+
+def dataclasses_frozen_error():
+    import dataclasses
+
+    return dataclasses.FrozenInstanceError
 
 
 def test_overrides_by_track_prefix_and_none_keeps_default() -> None:
     prof = profiles.get_profile("ci", clm_n_layer=3, qa_stride=16, clm_n_embd=None, seed=7)
-    assert prof.clm["n_layer"] == 3 and prof.qa["stride"] == 16
-    assert prof.clm["n_embd"] == profiles.PROFILES["ci"]["clm"]["n_embd"]
+    assert prof.clm.n_layer == 3 and prof.qa.stride == 16
+    assert prof.clm.n_embd == profiles.PROFILES["ci"]["clm"]["n_embd"] == 32
     assert prof.seed == 7 and prof["qa.stride"] == 16
     # the table itself is never mutated by an override
     assert profiles.PROFILES["ci"]["clm"]["n_layer"] != 3
@@ -69,8 +106,8 @@ def test_activate_sets_offline_switches(monkeypatch: pytest.MonkeyPatch) -> None
 def test_course_profile_uses_the_hub_assets() -> None:
     prof = profiles.get_profile("course")
     assert not prof.offline
-    assert prof.qa["encoder_source"] == "bert-base-cased"
-    assert prof.clm["tokenizer_source"] == "huggingface-course/code-search-net-tokenizer"
+    assert prof.qa.encoder_source == "bert-base-cased"
+    assert prof.clm.tokenizer_source == "huggingface-course/code-search-net-tokenizer"
 
 
 def test_resolve_source_kinds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -185,9 +222,9 @@ def test_batch_overrides_apply_unless_the_notebook_sets_the_knob(monkeypatch: py
 
     monkeypatch.setenv(BATCH_OVERRIDES_ENV, '{"clm_exclude_tests": true, "qa_stride": 16}')
     cfg = activate("ci", qa_stride=None)  # the notebook left it at None: the run's value applies
-    assert cfg.clm["exclude_tests"] is True and cfg.qa["stride"] == 16
-    assert activate("ci", qa_stride=24).qa["stride"] == 24  # the notebook's own value wins
-    assert get_profile("ci").qa["stride"] == 32  # get_profile alone never reads the environment
+    assert cfg.clm.exclude_tests is True and cfg.qa.stride == 16
+    assert activate("ci", qa_stride=24).qa.stride == 24  # the notebook's own value wins
+    assert get_profile("ci").qa.stride == 32  # get_profile alone never reads the environment
     monkeypatch.setenv(BATCH_OVERRIDES_ENV, '["not", "an", "object"]')
     with pytest.raises(ValueError, match="JSON object"):
         activate("ci")

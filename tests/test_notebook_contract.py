@@ -34,8 +34,7 @@ NOT_FOR_NOTEBOOKS = {
     "course_utils.qa.squad_metric": "an evaluate module loaded by path, not imported",
     "course_utils.assets.prepared_sources": "used by the runner's --assets option",
     "course_utils.profiles.profile_knobs": "used by the runner to hand -p knobs to every notebook",
-    "course_utils.clm.loop.bare_torch_steps": "the bare-PyTorch baseline of benchmarks/ (issue 7)",
-    "course_utils.clm.loop.compare_throughput": "called by benchmarks/ (timings live there)",
+    "course_utils.settings": "the typed knobs, which notebooks reach as cfg.clm / cfg.qa",
     "course_utils.platforms.badges": "written into every notebook's first cell by tools/update_headers.py",
 }
 

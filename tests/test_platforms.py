@@ -107,15 +107,15 @@ def test_auto_picks_the_colab_profile_on_a_hosted_gpu(nowhere, monkeypatch: pyte
 
 
 def test_colab_profile_is_the_course_on_subsets() -> None:
-    colab, course = profiles.PROFILES["colab"], profiles.PROFILES["course"]
-    assert not colab["offline"]
+    colab, course = profiles.get_profile("colab"), profiles.get_profile("course")
+    assert not colab.offline
     for key in ("corpus_source", "tokenizer_source", "context_length", "n_layer", "n_embd", "n_head", "learning_rate"):
-        assert colab["clm"][key] == course["clm"][key], key
+        assert getattr(colab.clm, key) == getattr(course.clm, key), key
     for key in ("data_source", "encoder_source", "max_length", "stride", "learning_rate", "num_train_epochs"):
-        assert colab["qa"][key] == course["qa"][key], key
-    assert colab["qa"]["encoder_source"] == "bert-base-cased"
-    assert colab["clm"]["max_train_files"] == 3_000 and colab["clm"]["max_valid_files"] == 500
-    assert colab["qa"]["max_train_examples"] == 12_000
+        assert getattr(colab.qa, key) == getattr(course.qa, key), key
+    assert colab.qa.encoder_source == "bert-base-cased"
+    assert colab.clm.max_train_files == 3_000 and colab.clm.max_valid_files == 500
+    assert colab.qa.max_train_examples == 12_000
 
 
 def _t4_minutes(tokens: float, flop_per_token: float, mfu: float = 0.10, peak: float = 65e12) -> float:
@@ -124,7 +124,8 @@ def _t4_minutes(tokens: float, flop_per_token: float, mfu: float = 0.10, peak: f
 
 def test_colab_sizes_fit_half_an_hour_by_the_documented_estimate() -> None:
     """The arithmetic of the profile's comments: 6 N per token at 10% of a T4's 65 TFLOP/s."""
-    clm, qa = profiles.PROFILES["colab"]["clm"], profiles.PROFILES["colab"]["qa"]
+    colab = profiles.get_profile("colab")
+    clm, qa = colab.clm.to_dict(), colab.qa.to_dict()
     gpt2_params = 124.2e6  # the course's printed size with its 50k-token tokenizer
     clm_tokens = clm["max_train_files"] * 27.5 * clm["context_length"]  # 16.7M chunks / 606,720 files
     clm_flop = 6 * gpt2_params + 12 * clm["n_layer"] * clm["context_length"] * clm["n_embd"]

@@ -4,6 +4,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from dataclasses import replace
+
+from course_utils.settings import QaSettings
 
 from course_utils.profiles import activate, get_profile
 
@@ -69,16 +72,18 @@ def test_missing_and_corrupted_model_folders(tmp_path):
 
 
 def test_resume_checkpoint_that_is_a_model_but_not_a_trainer_checkpoint(tmp_path):
+    from course_utils.training import trainer_checkpoint
+
     model = load_qa_model("bundled")
     model.save_pretrained(tmp_path / "checkpoint-3")
     with pytest.raises(CheckpointError, match="trainer_state.json"):
-        loop.check_resume_checkpoint(tmp_path, True)
+        trainer_checkpoint(tmp_path, True)
 
 
 def test_bad_training_settings():
     qa = get_profile("ci").qa
     with pytest.raises(ValueError, match="warmup_ratio"):
-        loop.qa_training_arguments({**qa, "warmup_ratio": -0.1}, "unused")
+        loop.qa_training_arguments(replace(qa, warmup_ratio=-0.1), "unused")
     with pytest.raises(ValueError, match="dropout"):
         load_qa_model("bundled", dropout=-0.5)
     with pytest.raises(ValueError, match="unknown parameter 'qa_nonsense'"):

@@ -144,8 +144,8 @@ def test_profile_subsets_take_the_first_examples(bundled):
 
     cfg = get_profile("ci")
     raw = load_qa_datasets(cfg)
-    assert len(raw["train"]) == cfg.qa["max_train_examples"] == 48
-    assert len(raw["validation"]) == cfg.qa["max_eval_examples"]
+    assert len(raw["train"]) == cfg.qa.max_train_examples == 48
+    assert len(raw["validation"]) == cfg.qa.max_eval_examples
     assert list(raw["train"]["id"]) == list(bundled["train"]["id"])[:48]
     big = load_qa_datasets({"data_source": "bundled", "max_train_examples": 10**6})
     assert len(big["train"]) == len(bundled["train"])

@@ -5,6 +5,9 @@ import math
 
 import numpy as np
 import pytest
+from dataclasses import replace
+
+from course_utils.settings import QaSettings
 
 from course_utils.profiles import activate, get_profile
 
@@ -40,27 +43,27 @@ def fresh_model():
 
 # ------------------------------------------------------------------ arguments and collators
 def test_training_arguments_follow_the_profile_with_transformers5_names(tmp_path):
-    qa = {**get_profile("workshop").qa, "mixed_precision": "no"}
+    qa = replace(get_profile("workshop").qa, mixed_precision="no")
     args = loop.qa_training_arguments(qa, tmp_path, seed=7)
     assert args.eval_strategy == "epoch"
-    assert args.learning_rate == qa["learning_rate"] and args.weight_decay == 0.01
-    assert args.warmup_steps == pytest.approx(qa["warmup_ratio"])  # a ratio, as warmup_ratio was
+    assert args.learning_rate == qa.learning_rate and args.weight_decay == 0.01
+    assert args.warmup_steps == pytest.approx(qa.warmup_ratio)  # a ratio, as warmup_ratio was
     assert args.train_sampling_strategy == "group_by_length"
     assert args.fp16 is False and args.bf16 is False  # "no" asked
-    bf16 = loop.qa_training_arguments({**qa, "mixed_precision": "bf16"}, tmp_path)
+    bf16 = loop.qa_training_arguments(replace(qa, mixed_precision="bf16"), tmp_path)
     assert bf16.bf16 and (bf16.use_cpu or torch.cuda.is_available())
     assert args.push_to_hub is False and args.seed == 7
     assert args.save_total_limit == 2  # a checkpoint is ~170 MB with MiniLM: keep the newest two
-    assert loop.qa_training_arguments({**qa, "save_total_limit": None}, tmp_path).save_total_limit is None
+    assert loop.qa_training_arguments(replace(qa, save_total_limit=None), tmp_path).save_total_limit is None
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="save_total_limit"):
-            loop.qa_training_arguments({**qa, "save_total_limit": bad}, tmp_path)
+            loop.qa_training_arguments(replace(qa, save_total_limit=bad), tmp_path)
     course = loop.qa_training_arguments(get_profile("ci", qa_dynamic_padding=False).qa, tmp_path)
     assert course.train_sampling_strategy == "random"
     with pytest.raises(ValueError, match="warmup_ratio"):
-        loop.qa_training_arguments({**qa, "warmup_ratio": 1.5}, tmp_path)
+        loop.qa_training_arguments(replace(qa, warmup_ratio=1.5), tmp_path)
     with pytest.raises(ValueError, match="batch_size"):
-        loop.qa_training_arguments({**qa, "batch_size": 0}, tmp_path)
+        loop.qa_training_arguments(replace(qa, batch_size=0), tmp_path)
 
 
 def test_dynamic_windows_have_the_course_labels_and_tokens(raw, tokenizer):
@@ -123,7 +126,7 @@ def test_time_train_steps_under_bf16_autocast_and_with_frozen_embeddings(raw, to
 def test_qa_trainer_trains_under_bf16_autocast_on_a_cpu(raw, tokenizer, tmp_path):
     """The workshop's path on an AMX CPU, run on any CPU (slower without AMX, same result type)."""
     train, valid = loop.build_features(raw, tokenizer, dynamic_padding=True, **SIZES)
-    qa = {**get_profile("ci").qa, "max_steps": 4, "batch_size": 4, "mixed_precision": "bf16"}
+    qa = replace(get_profile("ci").qa, max_steps=4, batch_size=4, mixed_precision="bf16")
     args = loop.qa_training_arguments(qa, tmp_path, seed=0, save_strategy="no", eval_strategy="no", logging_steps=1)
     assert args.bf16
     trainer = loop.build_qa_trainer(fresh_model(), tokenizer, args, train, valid, raw["validation"])
@@ -137,7 +140,7 @@ def test_qa_trainer_trains_under_bf16_autocast_on_a_cpu(raw, tokenizer, tmp_path
 # ------------------------------------------------------------------ QATrainer
 def test_qa_trainer_logs_em_f1_during_training_and_predict_agrees(raw, tokenizer, tmp_path):
     train, valid = loop.build_features(raw, tokenizer, dynamic_padding=True, **SIZES)
-    qa = {**get_profile("ci").qa, "max_steps": -1, "num_train_epochs": 2, "batch_size": 4}
+    qa = replace(get_profile("ci").qa, max_steps=-1, num_train_epochs=2, batch_size=4)
     args = loop.qa_training_arguments(qa, tmp_path, seed=0, save_strategy="no", logging_steps=1)
     trainer = loop.build_qa_trainer(fresh_model(), tokenizer, args, train, valid, raw["validation"])
     trainer.train()
@@ -162,8 +165,8 @@ def test_dynamic_padding_evaluation_equals_the_courses_padded_evaluation(raw, to
     results = {}
     for dynamic in (True, False):
         _, valid = loop.build_features(raw, tokenizer, dynamic_padding=dynamic, **SIZES)
-        args = loop.qa_training_arguments({**get_profile("ci").qa, "dynamic_padding": dynamic, "batch_size": 4, "eval_batch_size": 2},
-                                          tmp_path / str(dynamic), save_strategy="no")
+        args = loop.qa_training_arguments(replace(get_profile("ci").qa, dynamic_padding=dynamic, batch_size=4),
+                                          tmp_path / str(dynamic), save_strategy="no", per_device_eval_batch_size=2)
         trainer = loop.build_qa_trainer(model, tokenizer, args, valid, valid, raw["validation"], dynamic)
         output = trainer.predict(valid)
         if dynamic:
@@ -186,8 +189,8 @@ def test_evaluate_without_examples_or_offsets_is_a_clear_error(raw, tokenizer, t
 # ------------------------------------------------------------------ Accelerate loop
 def run_loop(raw, tokenizer, out, resume=False, stop_after_steps=None, **kw):
     train, valid = loop.build_features(raw, tokenizer, dynamic_padding=True, **SIZES)
-    settings = loop.LoopSettings(**{**dict(batch_size=4, learning_rate=1e-4, warmup_ratio=0.25, num_train_epochs=2,
-                                           seed=0), **kw})
+    settings = QaSettings(**{**dict(batch_size=4, learning_rate=1e-4, warmup_ratio=0.25, num_train_epochs=2,
+                                    dynamic_padding=True, mixed_precision="no", seed=0), **kw})
     model = fresh_model()
     return model, loop.train_accelerate(model, tokenizer, train, valid, raw["validation"], out, settings,
                                         resume=resume, stop_after_steps=stop_after_steps, log=lambda _m: None)
@@ -217,9 +220,11 @@ def test_accelerate_loop_trains_and_evaluates_under_bf16(raw, tokenizer, tmp_pat
 
 
 def test_accelerate_resume_continues_bit_identically(raw, tokenizer, tmp_path):
+    from course_utils.training import latest_checkpoint
+
     full_model, full = run_loop(raw, tokenizer, tmp_path / "full")
     run_loop(raw, tokenizer, tmp_path / "cut", save_steps=1, stop_after_steps=3)  # "killed" after step 3
-    assert loop.latest_checkpoint(tmp_path / "cut").name == "step-3"
+    assert latest_checkpoint(tmp_path / "cut").name == "step-3"
     resumed_model, resumed = run_loop(raw, tokenizer, tmp_path / "cut", save_steps=1, resume=True)
     assert resumed["steps"] == full["steps"]
     assert [list(x) for x in resumed["loss"]] == [list(x) for x in full["loss"]]  # JSON turns tuples into lists
@@ -267,26 +272,26 @@ def test_length_grouped_sampler_is_seeded_per_epoch_and_groups_lengths():
 
 def test_accelerate_bad_inputs(raw, tokenizer, tmp_path):
     train, valid = loop.build_features(raw, tokenizer, dynamic_padding=True, **SIZES)
-    ok = loop.LoopSettings()
+    ok = QaSettings(dynamic_padding=True, mixed_precision="no")
     with pytest.raises(ValueError, match="empty"):
         loop.train_accelerate(fresh_model(), tokenizer, train.select([]), valid, raw["validation"], tmp_path, ok)
     with pytest.raises(ValueError, match="batch_size"):
         loop.train_accelerate(fresh_model(), tokenizer, train, valid, raw["validation"], tmp_path,
-                              loop.LoopSettings(batch_size=0))
+                              QaSettings(batch_size=0))
     with pytest.raises(ValueError, match="save_total_limit"):
         loop.train_accelerate(fresh_model(), tokenizer, train, valid, raw["validation"], tmp_path,
-                              loop.LoopSettings(save_total_limit=0))
+                              QaSettings(save_total_limit=0))
     with pytest.raises(ValueError, match="hub_model_id"):
         loop.train_accelerate(fresh_model(), tokenizer, train, valid, raw["validation"], tmp_path, ok, push_to_hub=True)
-    with pytest.raises(FileNotFoundError, match="no complete checkpoint"):
+    with pytest.raises(FileNotFoundError, match="not a complete checkpoint"):
         loop.train_accelerate(fresh_model(), tokenizer, train, valid, raw["validation"], tmp_path / "new", ok,
-                              resume=True, log=lambda _m: None)
+                              resume=tmp_path, log=lambda _m: None)
     (tmp_path / "done").mkdir()
     (tmp_path / "done" / "COMPLETE").write_text("x")
     with pytest.raises(FileExistsError, match="finished run"):
         loop.train_accelerate(fresh_model(), tokenizer, train, valid, raw["validation"], tmp_path / "done", ok)
-    with pytest.raises(ValueError, match="unknown loop setting"):
-        loop.LoopSettings.from_profile(get_profile("ci"), batch_sise=4)
+    with pytest.raises(ValueError, match="did you mean 'qa_batch_size'"):
+        get_profile("ci", qa_batch_sise=4)
 
 
 # ------------------------------------------------------------------ exercises of notebooks 08-09

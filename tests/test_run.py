@@ -147,7 +147,7 @@ def test_profile_knobs_reach_every_notebook_declared_or_not(tmp_path: Path) -> N
     body = ("from course_utils.profiles import activate\n"
             "from course_utils.workspace import record_metrics\n"
             "cfg = activate(profile, clm_max_steps={steps})\n"
-            "record_metrics(exclude_tests=cfg.clm['exclude_tests'], max_steps=cfg.clm['max_steps'])")
+            "record_metrics(exclude_tests=cfg.clm.exclude_tests, max_steps=cfg.clm.max_steps)")
     # 01 declares neither knob; 02 declares clm_max_steps and sets it itself in code
     make_notebook(d / "01_reads.ipynb", body.format(steps="None"))
     make_notebook(d / "02_declares.ipynb", body.format(steps="clm_max_steps"),

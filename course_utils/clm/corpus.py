@@ -25,8 +25,33 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-# The course's keyword list (the libraries whose users we want the model to help).
-COURSE_FILTERS: tuple[str, ...] = ("pandas", "sklearn", "matplotlib", "seaborn")
+# The course's keyword list (the libraries whose users we want the model to help): one definition,
+# the default of ClmSettings.filter_keywords.
+from ..settings import COURSE_FILTERS, ClmSettings, settings_from
+
+__all__ = [
+    "CODEPARROT_COLUMNS",
+    "DEFAULT_BUNDLED_PACKAGES",
+    "EXAMPLES_PREFIX",
+    "CorpusError",
+    "any_keyword_in_string",
+    "filter_streaming_dataset",
+    "package_dir",
+    "bundled_files",
+    "examples_script",
+    "codeparrot_features",
+    "is_test_file",
+    "bundled_stream",
+    "split_key",
+    "is_valid_path",
+    "split_by_path",
+    "take_subset",
+    "bundled_stream_for",
+    "load_raw_datasets",
+    "repeat_examples",
+    "raw_stream",
+    "corpus_summary",
+]
 
 # The codeparrot columns, all strings (as on the Hub).
 CODEPARROT_COLUMNS: tuple[str, ...] = ("repo_name", "path", "copies", "size", "content", "license")
@@ -455,22 +480,15 @@ def take_subset(dataset, n: int | None, seed: int, name: str = "split"):
 # --------------------------------------------------------------------------------------------
 # Public entry point
 # --------------------------------------------------------------------------------------------
-def _clm(cfg: Any) -> Mapping[str, Any]:
-    clm = getattr(cfg, "clm", cfg)
-    if not isinstance(clm, Mapping):
-        raise TypeError(f"cfg must be a profiles.Profile or a dict of clm settings, got {type(cfg).__name__}")
-    return clm
-
-
-def bundled_stream_for(clm: Mapping[str, Any], max_files: int | None):
+def bundled_stream_for(clm: ClmSettings, max_files: int | None):
     """The bundled stream as the profile's ``clm`` knobs describe it (one place for both callers)."""
     from .galleries import resolve_galleries
 
-    return bundled_stream(clm.get("bundled_packages") or DEFAULT_BUNDLED_PACKAGES,
-                          doc_examples=clm.get("doc_examples", True), max_files=max_files,
-                          exclude_tests=bool(clm.get("exclude_tests", False)),
-                          galleries=resolve_galleries(clm.get("galleries", False)),
-                          modules=bool(clm.get("library_modules", True)))
+    return bundled_stream(clm.bundled_packages or DEFAULT_BUNDLED_PACKAGES,
+                          doc_examples=clm.doc_examples, max_files=max_files,
+                          exclude_tests=bool(clm.exclude_tests),
+                          galleries=resolve_galleries(clm.galleries),
+                          modules=bool(clm.library_modules))
 
 
 def _check_columns(dataset, what: str) -> None:
@@ -512,11 +530,11 @@ def load_raw_datasets(cfg: Any):
 
     from ..assets import resolve_source
 
-    clm = _clm(cfg)
+    clm = settings_from(cfg, ClmSettings)
     seed = int(getattr(cfg, "seed", 42))
-    filters = clm.get("filter_keywords", COURSE_FILTERS)
-    valid_fraction = clm.get("valid_fraction", 0.1)
-    source = resolve_source(clm.get("corpus_source", "bundled"), "clm_corpus_source")
+    filters = clm.filter_keywords
+    valid_fraction = clm.valid_fraction
+    source = resolve_source(clm.corpus_source, "clm_corpus_source")
 
     def filtered(stream):
         if filters is None:  # explicitly "no filter": materialise as is
@@ -526,7 +544,7 @@ def load_raw_datasets(cfg: Any):
         return filter_streaming_dataset(stream, filters)
 
     if source.kind == "bundled":
-        stream = bundled_stream_for(clm, clm.get("max_scan_files"))
+        stream = bundled_stream_for(clm, clm.max_scan_files)
         raw = split_by_path(filtered(stream), valid_fraction)
     elif source.kind == "hub":
         base = source.value
@@ -539,8 +557,8 @@ def load_raw_datasets(cfg: Any):
             })
         else:
             stream = load_dataset(source.value, split="train", streaming=True)
-            if clm.get("max_scan_files"):
-                stream = stream.take(int(clm["max_scan_files"]))
+            if clm.max_scan_files:
+                stream = stream.take(int(clm.max_scan_files))
             raw = split_by_path(filtered(stream), valid_fraction)
     else:
         path = Path(source.value)
@@ -560,13 +578,13 @@ def load_raw_datasets(cfg: Any):
             raw = split_by_path(filtered(stream), valid_fraction)
     for split in ("train", "valid"):
         _check_columns(raw[split], f"{source.value} [{split}]")
-    train = take_subset(raw["train"], clm.get("max_train_files"), seed, "train")
-    repeat = clm.get("examples_repeat", 1)
+    train = take_subset(raw["train"], clm.max_train_files, seed, "train")
+    repeat = clm.examples_repeat
     if repeat != 1:
         train = repeat_examples(train, repeat, seed)
     return DatasetDict({
         "train": train,
-        "valid": take_subset(raw["valid"], clm.get("max_valid_files"), seed, "valid"),
+        "valid": take_subset(raw["valid"], clm.max_valid_files, seed, "valid"),
     })
 
 
@@ -595,9 +613,9 @@ def raw_stream(cfg: Any, max_files: int | None = None):
 
     from ..assets import resolve_source
 
-    clm = _clm(cfg)
-    max_files = max_files if max_files is not None else clm.get("max_scan_files")
-    source = resolve_source(clm.get("corpus_source", "bundled"), "clm_corpus_source")
+    clm = settings_from(cfg, ClmSettings)
+    max_files = max_files if max_files is not None else clm.max_scan_files
+    source = resolve_source(clm.corpus_source, "clm_corpus_source")
     if source.kind == "bundled":
         return bundled_stream_for(clm, max_files)
     if source.kind == "hub":

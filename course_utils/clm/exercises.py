@@ -11,6 +11,26 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+__all__ = [
+    "IMPORT_FILTER_CASES",
+    "check_imports_filter",
+    "check_first_kept_paths",
+    "check_kept_share",
+    "check_chunks_kept",
+    "concat_dropped",
+    "course_dropped",
+    "check_waste",
+    "check_vocab_effect",
+    "GPT2_SIZE_CASES",
+    "check_gpt2_param_count",
+    "check_optimizer_steps",
+    "GROUPBY_CASES",
+    "check_groupby_pattern",
+    "check_repeat_baseline",
+    "check_keytoken_weights",
+    "check_no_decay_groups",
+]
+
 
 def _verdict(ok: bool, good: str, bad: str) -> bool:
     print(("✅ " + good) if ok else ("❌ " + bad))

@@ -29,6 +29,23 @@ import urllib.request
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterator, Mapping
 
+__all__ = [
+    "GALLERIES",
+    "GALLERY_REPOS",
+    "GALLERY_PREFIX",
+    "INDEX_URL",
+    "DONE",
+    "GalleryError",
+    "default_gallery_dir",
+    "installed_version",
+    "sdist_url",
+    "gallery_scripts",
+    "fetch_galleries",
+    "gallery_files",
+    "resolve_galleries",
+    "main",
+]
+
 # distribution name -> folders of its sdist that hold gallery scripts
 GALLERIES: Mapping[str, tuple[str, ...]] = {
     "scikit-learn": ("examples/",),

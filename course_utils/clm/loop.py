@@ -1,8 +1,8 @@
 """§6 steps 4 and 6: training the GPT-2 with ``Trainer`` and with a hand-written 🤗 Accelerate loop.
 
-Both read their sizes from the profile and write into a fresh run folder of the workspace,
-marked complete only at the very end, so an interrupted run is never mistaken for a finished
-one and a learner's earlier run is never overwritten. Both can resume from their last checkpoint.
+Both read their sizes from :class:`~course_utils.settings.ClmSettings` and write into a run folder
+of the workspace (:func:`course_utils.workspace.run_folder`), marked complete only at the very end,
+so an interrupted run is never mistaken for a finished one and a finished run is never resumed.
 
 The Accelerate loop fixes what the course's loop gets wrong or leaves undefined:
 the scheduler's length is counted in optimizer steps (the course counts micro-batches, so its
@@ -18,19 +18,24 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from ..precision import autocast, resolve_mixed_precision, trainer_precision_kwargs
+from ..precision import device_type, trainer_precision_kwargs
 from ..profiles import quiet
-from ..training import (CheckpointError, latest_checkpoint, load_checkpoint, make_accelerator, make_adamw,
-                        push_folder_to_hub, save_checkpoint)
+from ..settings import ClmSettings, settings_from
+from ..training import (get_grouped_params, make_accelerator, make_adamw, push_folder_to_hub, resume_progress,
+                        save_checkpoint, trainer_checkpoint)
 from ..workspace import COMPLETE_MARKER, mark_complete, run_folder
 
 __all__ = [
+    "TRAINER_RUNS",
+    "ACCELERATE_RUNS",
     "training_arguments",
     "build_trainer",
+    "periodic_eval_set",
+    "finish_trainer_run",
     "train_with_trainer",
     "TrainerRun",
     "loss_curves",
@@ -38,26 +43,20 @@ __all__ = [
     "course_lr_schedule",
     "corrected_lr_schedule",
     "plot_lr_schedules",
-    "LoopSettings",
     "make_dataloaders",
+    "make_eval_dataloaders",
     "eval_loss_perplexity",
     "perplexity_from_loss",
     "per_sample_eval_losses",
+    "steps_to_train",
+    "make_schedule",
     "train_accelerate",
+    "finish_accelerate_run",
     "AccelerateRun",
-    "bare_torch_steps",
-    "compare_throughput",
 ]
 
 TRAINER_RUNS = "clm-trainer"
 ACCELERATE_RUNS = "clm-accelerate"
-
-
-def _clm(cfg: Any) -> Mapping[str, Any]:
-    clm = getattr(cfg, "clm", cfg)
-    if not isinstance(clm, Mapping):
-        raise TypeError(f"cfg must be a profiles.Profile or a dict of clm settings, got {type(cfg).__name__}")
-    return clm
 
 
 def _check_lm_datasets(lm_datasets: Any, splits: Sequence[str] = ("train", "valid")) -> None:
@@ -77,62 +76,49 @@ def _check_lm_datasets(lm_datasets: Any, splits: Sequence[str] = ("train", "vali
 # Step 4: Trainer
 # --------------------------------------------------------------------------------------------
 
-def training_arguments(
-    cfg: Any,
-    output_dir: str | os.PathLike,
-    *,
-    push_to_hub: bool = False,
-    hub_model_id: str | None = None,
-    mixed_precision: str | None = None,
-    **overrides: Any,
-):
-    """The course's ``TrainingArguments``, sized by the profile.
+def training_arguments(clm: ClmSettings, output_dir: str | os.PathLike, *, push_to_hub: bool = False,
+                       hub_model_id: str | None = None, **overrides: Any):
+    """The course's ``TrainingArguments(...)``, with the settings' values.
 
-    Renamed since the course: ``evaluation_strategy`` -> ``eval_strategy``. ``max_steps=-1`` means
-    one epoch, as in the course. Progress bars are off in quiet (ci) runs. The course's
-    ``fp16=True`` becomes the profile's ``mixed_precision`` (see :mod:`course_utils.precision`).
+    Renamed since the course: ``evaluation_strategy`` -> ``eval_strategy``; ``fp16=True`` becomes the
+    settings' ``mixed_precision`` (:mod:`course_utils.precision`). ``max_steps=-1``: one epoch.
     """
     from transformers import TrainingArguments
 
-    clm = _clm(cfg)
-    precision = resolve_mixed_precision(mixed_precision or clm.get("mixed_precision", "auto"))
-    eval_steps = int(clm["eval_steps"])
-    kwargs: dict[str, Any] = dict(
+    clm = settings_from(clm, ClmSettings)
+    return TrainingArguments(**{**dict(
         output_dir=str(output_dir),
-        per_device_train_batch_size=int(clm["batch_size"]),
-        per_device_eval_batch_size=int(clm["batch_size"]),
+        per_device_train_batch_size=clm.batch_size,
+        per_device_eval_batch_size=clm.batch_size,
         eval_strategy="steps",
-        eval_steps=eval_steps,
-        logging_steps=int(clm.get("logging_steps") or eval_steps),
-        save_steps=eval_steps,
-        save_total_limit=2,
-        gradient_accumulation_steps=int(clm["gradient_accumulation_steps"]),
-        num_train_epochs=1,
-        max_steps=int(clm["max_steps"]),
-        weight_decay=float(clm["weight_decay"]),
-        warmup_steps=int(clm["warmup_steps"]),
-        lr_scheduler_type="cosine",
-        learning_rate=float(clm["learning_rate"]),
-        **trainer_precision_kwargs(precision),
-        push_to_hub=bool(push_to_hub),
+        eval_steps=clm.eval_steps,
+        logging_steps=clm.logging_steps,
+        gradient_accumulation_steps=clm.gradient_accumulation_steps,
+        num_train_epochs=clm.num_train_epochs,
+        max_steps=clm.max_steps,
+        weight_decay=clm.weight_decay,
+        warmup_steps=clm.warmup_steps,
+        lr_scheduler_type=clm.lr_scheduler_type,
+        learning_rate=clm.learning_rate,
+        max_grad_norm=clm.max_grad_norm,
+        save_steps=clm.checkpoint_steps,
+        save_total_limit=clm.save_total_limit,
+        seed=clm.seed,
+        **trainer_precision_kwargs(clm.mixed_precision),
+        push_to_hub=push_to_hub,
         hub_model_id=hub_model_id,
         report_to="none",
         disable_tqdm=quiet(),
-        seed=int(getattr(cfg, "seed", 42)),
-        dataloader_num_workers=0,
-        dataloader_pin_memory=precision != "no",  # pinning only helps when batches go to a GPU
-    )
-    kwargs.update(overrides)
-    return TrainingArguments(**kwargs)
+        dataloader_pin_memory=device_type() == "cuda",  # pinning only helps when batches go to a GPU
+    ), **overrides})
 
 
 def build_trainer(model: Any, tokenizer: Any, lm_datasets: Any, args: Any, collator: Any = None, callbacks=None):
-    """``Trainer(processing_class=tokenizer, ...)``: the ``tokenizer=`` argument is gone in transformers 5."""
+    """The course's ``Trainer(...)`` call, with ``processing_class=`` (``tokenizer=`` is gone in transformers 5)."""
     from transformers import Trainer
+    from transformers.trainer_callback import PrinterCallback
 
     from .model import make_collator
-
-    from transformers.trainer_callback import PrinterCallback
 
     _check_lm_datasets(lm_datasets)
     trainer = Trainer(
@@ -151,7 +137,7 @@ def build_trainer(model: Any, tokenizer: Any, lm_datasets: Any, args: Any, colla
 
 @dataclass
 class TrainerRun:
-    """What ``train_with_trainer`` hands back."""
+    """What a finished ``Trainer`` run hands back (:func:`finish_trainer_run`)."""
 
     trainer: Any
     run_dir: Path
@@ -162,76 +148,63 @@ class TrainerRun:
     resumed_from: str | None = None
 
 
-def _periodic_eval_set(valid: Any, n: int | None, seed: int):
+def periodic_eval_set(valid: Any, n: int | None, seed: int = 42):
     """A fixed random sample of the validation chunks for the evaluations *during* training.
 
     Evaluating all of them every ``eval_steps`` can cost as much as the training on a CPU; the
-    final number is always computed on the whole validation split.
+    final number is always computed on the whole validation split (:func:`finish_trainer_run`).
     """
     if not n or n >= len(valid):
         return valid
     return valid.shuffle(seed=seed).select(range(int(n)))
 
 
-def _trainer_checkpoints(run_dir: Path) -> list[Path]:
-    found = [p for p in run_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
-    return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
-
-
-def train_with_trainer(
-    cfg: Any,
-    work: str | os.PathLike,
-    tokenizer: Any,
-    lm_datasets: Any,
-    model: Any = None,
-    *,
-    resume_from_checkpoint: bool | str | None = None,
-    push_to_hub: bool = False,
-    hub_model_id: str | None = None,
-    callbacks: Sequence[Any] | None = None,
-    **argument_overrides: Any,
-) -> TrainerRun:
-    """Train, evaluate, save model + tokenizer (safetensors) into ``work/clm-trainer/<time>``.
-
-    ``resume_from_checkpoint``: ``None``/``False`` starts a new run folder; ``True`` continues the
-    newest unfinished run from its last checkpoint; a path continues from that checkpoint.
-    """
-    from .model import build_model
-
-    _check_lm_datasets(lm_datasets)
-    resumed_from: str | None = None
-    if isinstance(resume_from_checkpoint, (str, os.PathLike)) and not isinstance(resume_from_checkpoint, bool):
-        ckpt = Path(resume_from_checkpoint)
-        if not (ckpt / "trainer_state.json").exists():
-            raise FileNotFoundError(f"resume_from_checkpoint={str(ckpt)!r} is not a Trainer checkpoint (no trainer_state.json)")
-        if (ckpt.parent / COMPLETE_MARKER).exists():
-            raise FileExistsError(f"{ckpt.parent} holds a finished run; runs are never overwritten: start a new one")
-        run_dir, resumed_from = ckpt.parent, str(ckpt)
-    else:
-        run_dir = run_folder(work, TRAINER_RUNS, resume=bool(resume_from_checkpoint))
-        found = _trainer_checkpoints(run_dir)
-        resumed_from = str(found[-1]) if found else None
-    if model is None:
-        model = build_model(tokenizer, cfg)
-    periodic = _periodic_eval_set(lm_datasets["valid"], _clm(cfg).get("periodic_eval_chunks"), int(getattr(cfg, "seed", 42)))
-    args = training_arguments(cfg, run_dir, push_to_hub=push_to_hub, hub_model_id=hub_model_id, **argument_overrides)
-    trainer = build_trainer(model, tokenizer, {"train": lm_datasets["train"], "valid": periodic}, args,
-                            callbacks=list(callbacks or []))
-    start = time.perf_counter()
-    trainer.train(resume_from_checkpoint=resumed_from)
-    seconds = time.perf_counter() - start
-    metrics = trainer.evaluate(eval_dataset=lm_datasets["valid"], metric_key_prefix="final")
-    metrics = {k.replace("final_", "eval_"): v for k, v in metrics.items()}
+def finish_trainer_run(trainer: Any, run_dir: str | os.PathLike, valid: Any, train_seconds: float,
+                       resumed_from: str | None = None, push_to_hub: bool = False) -> TrainerRun:
+    """After ``trainer.train()``: evaluate on the whole validation split, save model + tokenizer
+    (safetensors), drop the checkpoints (they were for resuming), write ``log_history.json``, mark
+    the run complete, push when asked."""
+    run_dir = Path(run_dir)
+    metrics = trainer.evaluate(eval_dataset=valid, metric_key_prefix="final")
+    eval_loss = float(metrics["final_loss"])
     trainer.save_model(str(run_dir))  # model.safetensors + config + tokenizer (processing_class)
-    for ckpt in _trainer_checkpoints(run_dir):  # the final model is saved; checkpoints were for resuming
+    for ckpt in run_dir.glob("checkpoint-*"):
         shutil.rmtree(ckpt, ignore_errors=True)
-    eval_loss = float(metrics["eval_loss"])
     history = list(trainer.state.log_history)
     (run_dir / "log_history.json").write_text(json.dumps(history, indent=1))
     mark_complete(run_dir)
     if push_to_hub:
         trainer.push_to_hub()
-    return TrainerRun(trainer, run_dir, history, eval_loss, perplexity_from_loss(eval_loss), seconds, resumed_from)
+    return TrainerRun(trainer, run_dir, history, eval_loss, perplexity_from_loss(eval_loss), train_seconds, resumed_from)
+
+
+def train_with_trainer(cfg: Any, work: str | os.PathLike, tokenizer: Any, lm_datasets: Any, model: Any = None, *,
+                       resume_from_checkpoint: bool | str | None = None, push_to_hub: bool = False,
+                       hub_model_id: str | None = None, callbacks: Sequence[Any] | None = None,
+                       **argument_overrides: Any) -> TrainerRun:
+    """Notebook 03's training cells in one call (notebook 04 uses it when the workspace has no model).
+
+    ``resume_from_checkpoint``: ``None``/``False`` starts a new run folder; ``True`` continues the
+    newest *unfinished* run from its last checkpoint; a checkpoint path continues from that one.
+    """
+    from .model import build_model
+
+    clm = settings_from(cfg, ClmSettings)
+    _check_lm_datasets(lm_datasets)
+    if isinstance(resume_from_checkpoint, (str, os.PathLike)):
+        run_dir = Path(resume_from_checkpoint).parent
+        if (run_dir / COMPLETE_MARKER).exists():
+            raise FileExistsError(f"{run_dir} holds a finished run; runs are never overwritten: start a new one")
+    else:
+        run_dir = run_folder(work, TRAINER_RUNS, resume=bool(resume_from_checkpoint))
+    checkpoint = trainer_checkpoint(run_dir, resume_from_checkpoint)
+    args = training_arguments(clm, run_dir, push_to_hub=push_to_hub, hub_model_id=hub_model_id, **argument_overrides)
+    periodic = periodic_eval_set(lm_datasets["valid"], clm.periodic_eval_chunks, clm.seed)
+    trainer = build_trainer(model if model is not None else build_model(tokenizer, clm), tokenizer,
+                            {"train": lm_datasets["train"], "valid": periodic}, args, callbacks=list(callbacks or []))
+    start = time.perf_counter()
+    trainer.train(resume_from_checkpoint=checkpoint)
+    return finish_trainer_run(trainer, run_dir, lm_datasets["valid"], time.perf_counter() - start, checkpoint, push_to_hub)
 
 
 def loss_curves(log_history: Iterable[Mapping[str, Any]]) -> dict[str, list[float]]:
@@ -331,52 +304,6 @@ def plot_lr_schedules(
 # Step 6: the Accelerate loop
 # --------------------------------------------------------------------------------------------
 
-@dataclass
-class LoopSettings:
-    """Everything the custom loop needs, defaulted from the profile's ``clm`` keys."""
-
-    batch_size: int = 8
-    gradient_accumulation_steps: int = 1
-    learning_rate: float = 5e-4
-    weight_decay: float = 0.1
-    warmup_steps: int = 0
-    max_steps: int = -1  # optimizer steps; -1 = num_epochs passes over the data
-    num_epochs: int = 1
-    eval_steps: int = 0  # 0 = only at the end
-    save_steps: int = 0  # 0 = same as eval_steps
-    logging_steps: int = 10
-    keytoken_alpha: float = 1.0
-    max_grad_norm: float = 1.0
-    seed: int = 42
-    mixed_precision: str = "auto"
-    keep_checkpoints: int = 2
-    periodic_eval_chunks: int | None = None  # evaluations during training on a fixed sample; final on all
-
-    @classmethod
-    def from_profile(cls, cfg: Any, **overrides: Any) -> "LoopSettings":
-        clm = _clm(cfg)
-        known = {f.name for f in fields(cls)}
-        values = {k: clm[k] for k in known if k in clm and clm[k] is not None}
-        values["seed"] = int(getattr(cfg, "seed", values.get("seed", 42)))
-        for key, value in overrides.items():
-            if key not in known:
-                raise ValueError(f"unknown loop setting {key!r}; known: {sorted(known)}")
-            if value is not None:
-                values[key] = value
-        settings = cls(**values)
-        settings.validate()
-        return settings
-
-    def validate(self) -> None:
-        for name in ("batch_size", "gradient_accumulation_steps", "num_epochs"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
-        if self.max_steps == 0 or self.max_steps < -1:
-            raise ValueError(f"max_steps={self.max_steps}: use a positive number of optimizer steps, or -1 for whole epochs")
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate={self.learning_rate} must be > 0")
-
-
 def _collate_input_ids(examples: list[Mapping[str, Any]]):
     """All chunks have the same length, so a batch is one stacked tensor: no padding, no mask."""
     import torch
@@ -445,6 +372,36 @@ def per_sample_eval_losses(model: Any, dataloader: Any, accelerator: Any = None)
     return torch.cat(losses)
 
 
+def make_eval_dataloaders(lm_datasets: Any, settings: ClmSettings, accelerator: Any) -> tuple[Any, Any]:
+    """Prepared dataloaders for the final evaluation (every validation chunk) and for the ones
+    during training (a fixed sample of ``periodic_eval_chunks``, or the same loader)."""
+    _, eval_dl = make_dataloaders(lm_datasets, settings.batch_size)
+    sample = periodic_eval_set(lm_datasets["valid"], settings.periodic_eval_chunks, settings.seed)
+    eval_dl = accelerator.prepare(eval_dl)
+    if sample is lm_datasets["valid"]:
+        return eval_dl, eval_dl
+    return eval_dl, accelerator.prepare(make_dataloaders({"train": lm_datasets["train"], "valid": sample}, settings.batch_size)[1])
+
+
+def steps_to_train(train_batches: int, settings: ClmSettings, num_processes: int = 1) -> int:
+    """Optimizer steps the loop runs: ``max_steps``, or whole epochs of what each process sees
+    (its share of the batches, divided by accumulation; a last partial accumulation also steps)."""
+    if settings.max_steps > 0:
+        return settings.max_steps
+    per_process = math.ceil(train_batches / num_processes)
+    return math.ceil(per_process / settings.gradient_accumulation_steps) * settings.num_train_epochs
+
+
+def make_schedule(optimizer: Any, settings: ClmSettings, max_steps: int, num_processes: int = 1) -> Any:
+    """The warm-up + decay schedule counted in optimizer steps (the course counts micro-batches).
+    Accelerate's prepared scheduler advances ``num_processes`` times per call, hence the factor."""
+    from transformers import get_scheduler
+
+    return get_scheduler(settings.lr_scheduler_type, optimizer=optimizer,
+                         num_warmup_steps=settings.warmup_steps * num_processes,
+                         num_training_steps=max_steps * num_processes)
+
+
 @dataclass
 class AccelerateRun:
     """What ``train_accelerate`` hands back (also written as ``run_dir/result.json``)."""
@@ -467,180 +424,138 @@ class AccelerateRun:
 
 @dataclass
 class _Progress:
+    """Where the loop is; saved in every checkpoint (``progress.json``), so a resumed run logs and
+    counts exactly what an uninterrupted one would have."""
+
     completed_steps: int = 0
     epoch: int = 0
     batches_in_epoch: int = 0
     samples_seen: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
-    # loss sums since the last log line, so a resumed run logs exactly what the first would have
-    running: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    running: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # loss sums since the last log row
+
+    def count_batch(self, loss: Any, per_sample: Any, samples_per_batch: int, n_train: int) -> None:
+        """One micro-batch done: the counters, and the sums of its weighted and plain loss."""
+        self.batches_in_epoch += 1
+        self.samples_seen = self.epoch * n_train + min(self.batches_in_epoch * samples_per_batch, n_train)
+        self.running = [self.running[0] + float(loss.detach().double()),
+                        self.running[1] + float(per_sample.detach().double().mean()), self.running[2] + 1]
+
+    def log_train_row(self, accelerator: Any, lr: float, say: Callable[..., None]) -> float:
+        """The mean losses since the last row (averaged over processes), the lr and samples seen."""
+        import torch
+
+        sums = torch.tensor(self.running[:2], dtype=torch.float64, device=accelerator.device) / self.running[2]
+        loss, lm_loss = (float(x) for x in accelerator.reduce(sums, reduction="mean"))
+        row = {"step": self.completed_steps, "loss": round(loss, 4), "lm_loss": round(lm_loss, 4),
+               "lr": float(f"{lr:.3g}"), "samples": self.samples_seen, "epoch": self.epoch}
+        self.history.append(row)
+        if not quiet():
+            say(row)
+        self.running = [0.0, 0.0, 0.0]
+        return loss
+
+    def log_eval(self, model: Any, dataloader: Any, accelerator: Any, say: Callable[..., None]) -> float:
+        loss, ppl = eval_loss_perplexity(model, dataloader, accelerator)
+        self.history.append({"step": self.completed_steps, "eval_loss": loss, "perplexity": ppl, "samples": self.samples_seen})
+        say(f"step {self.completed_steps}: eval loss {loss:.4f}, perplexity {ppl:.2f}")
+        return loss
 
 
-def _save_checkpoint(accelerator: Any, run_dir: Path, progress: _Progress, keep: int) -> Path:
-    return save_checkpoint(accelerator, run_dir, progress.completed_steps, asdict(progress), keep if keep > 0 else None)
-
-
-def train_accelerate(
-    model: Any,
-    tokenizer: Any,
-    lm_datasets: Any,
-    settings: LoopSettings,
-    run_dir: str | os.PathLike,
-    *,
-    accelerator: Any = None,
-    keytoken_ids: Sequence[int] | None = None,
-    resume: bool | str | os.PathLike = False,
-    push_to_hub: bool = False,
-    hub_model_id: str | None = None,
-    step_callback: Callable[[int], None] | None = None,
-    print_fn: Callable[..., None] | None = None,
-) -> AccelerateRun:
-    """The course's Accelerate loop, made complete and resumable.
-
-    Per micro-batch: forward, key-token weighted loss, ``accelerator.backward`` inside
-    ``accelerator.accumulate`` (which divides the loss for accumulation and syncs gradients only
-    on the last micro-batch). Per optimizer step: clip at 1.0, step, schedule, log the real loss,
-    lr and samples seen; every ``eval_steps`` evaluate, every ``save_steps`` ``save_state``.
-    ``resume=True`` continues from ``run_dir``'s newest checkpoint (a path: from that one).
-    """
-    import torch
-    from tqdm.auto import tqdm
-    from transformers import get_scheduler
-
-    from ..training import get_grouped_params
-    from .loss import keytoken_weights, per_sample_loss
-
-    settings.validate()
+def _check_loop_inputs(settings: ClmSettings, lm_datasets: Any, run_dir: str | os.PathLike, accelerator: Any,
+                       push_to_hub: bool, hub_model_id: str | None) -> Any:
+    """Everything that would fail later, checked before any work; returns the accelerator to use."""
     if push_to_hub and not hub_model_id:
         raise ValueError("push_to_hub=True needs hub_model_id ('user/name'), checked before training starts")
     _check_lm_datasets(lm_datasets)
-    run_dir = Path(run_dir)
-    if (run_dir / COMPLETE_MARKER).exists():
+    if (Path(run_dir) / COMPLETE_MARKER).exists():
         raise FileExistsError(f"{run_dir} holds a finished run; runs are never overwritten: use a new folder")
     if accelerator is None:
-        accelerator = make_accelerator(settings.mixed_precision, settings.gradient_accumulation_steps)
-    elif accelerator.gradient_accumulation_steps != settings.gradient_accumulation_steps:
-        raise ValueError(
-            f"accelerator.gradient_accumulation_steps={accelerator.gradient_accumulation_steps} differs from "
-            f"settings.gradient_accumulation_steps={settings.gradient_accumulation_steps}"
-        )
+        return make_accelerator(settings.mixed_precision, settings.gradient_accumulation_steps)
+    if accelerator.gradient_accumulation_steps != settings.gradient_accumulation_steps:
+        raise ValueError(f"accelerator.gradient_accumulation_steps={accelerator.gradient_accumulation_steps} differs "
+                         f"from settings.gradient_accumulation_steps={settings.gradient_accumulation_steps}")
+    return accelerator
+
+
+def train_accelerate(model: Any, tokenizer: Any, lm_datasets: Any, settings: ClmSettings, run_dir: str | os.PathLike, *,
+                     accelerator: Any = None, keytoken_ids: Sequence[int] | None = None,
+                     resume: bool | str | os.PathLike = False, push_to_hub: bool = False,
+                     hub_model_id: str | None = None, step_callback: Callable[[int], None] | None = None,
+                     print_fn: Callable[..., None] | None = None) -> AccelerateRun:
+    """The course's Accelerate loop, made complete and resumable: per micro-batch forward, key-token
+    weighted loss and backward inside ``accumulate``; per optimizer step clip, step, schedule, log;
+    every ``eval_steps`` evaluate, every ``checkpoint_steps`` ``save_state``."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from .loss import keytoken_weights, per_sample_loss
+
+    accelerator = _check_loop_inputs(settings, lm_datasets, run_dir, accelerator, push_to_hub, hub_model_id)
     say = print_fn or accelerator.print
-    keytoken_ids = list(keytoken_ids or [])
-
     torch.manual_seed(settings.seed)
-    train_dl, eval_dl = make_dataloaders(lm_datasets, settings.batch_size, seed=settings.seed)
-    periodic_valid = _periodic_eval_set(lm_datasets["valid"], settings.periodic_eval_chunks, settings.seed)
-    periodic_dl = None
-    if periodic_valid is not lm_datasets["valid"]:
-        periodic_dl = make_dataloaders({"train": lm_datasets["train"], "valid": periodic_valid}, settings.batch_size)[1]
+    train_dl, _ = make_dataloaders(lm_datasets, settings.batch_size, seed=settings.seed)
     optimizer = make_adamw(get_grouped_params(model, settings.weight_decay), lr=settings.learning_rate)
-    accum = settings.gradient_accumulation_steps
-    n_proc = accelerator.num_processes
-    batches_per_process = math.ceil(len(train_dl) / n_proc)  # what each process will see per epoch
-    steps_per_epoch = math.ceil(batches_per_process / accum)  # the last partial accumulation also steps
-    max_steps = settings.max_steps if settings.max_steps > 0 else steps_per_epoch * settings.num_epochs
-    # The scheduler is counted in optimizer steps. Accelerate's wrapped scheduler advances
-    # num_processes times per call (it assumes the single-process length), hence the factor.
-    lr_scheduler = get_scheduler(
-        "cosine", optimizer=optimizer,
-        num_warmup_steps=settings.warmup_steps * n_proc, num_training_steps=max_steps * n_proc,
-    )
-    model, optimizer, train_dl, eval_dl, lr_scheduler = accelerator.prepare(model, optimizer, train_dl, eval_dl, lr_scheduler)
-    periodic_dl = eval_dl if periodic_dl is None else accelerator.prepare(periodic_dl)
-
-    progress = _Progress()
-    resumed_from: str | None = None
-    if resume:
-        ckpt = Path(resume) if not isinstance(resume, bool) else latest_checkpoint(run_dir)
-        if ckpt is None:
-            say(f"resume asked, but {run_dir} has no checkpoint: starting from step 0")
-        else:
-            progress = _Progress(**load_checkpoint(accelerator, ckpt))
-            resumed_from = str(ckpt)
-            say(f"resumed from {ckpt.name}: step {progress.completed_steps}, {progress.samples_seen} samples seen")
-
-    save_steps = settings.save_steps or settings.eval_steps
-    n_train = len(lm_datasets["train"])
-
-    def samples_seen() -> int:  # get_lr/samples_per_step of the course were never defined
-        return progress.epoch * n_train + min(progress.batches_in_epoch * settings.batch_size * n_proc, n_train)
-
+    max_steps = steps_to_train(len(train_dl), settings, accelerator.num_processes)
+    lr_scheduler = make_schedule(optimizer, settings, max_steps, accelerator.num_processes)
+    model, optimizer, train_dl, lr_scheduler = accelerator.prepare(model, optimizer, train_dl, lr_scheduler)
+    eval_dl, periodic_dl = make_eval_dataloaders(lm_datasets, settings, accelerator)
+    state, resumed_from = resume_progress(accelerator, run_dir, resume, asdict(_Progress()), say)
+    progress, samples_per_batch = _Progress(**state), settings.batch_size * accelerator.num_processes
+    bar = tqdm(total=max_steps, initial=progress.completed_steps, disable=quiet() or not accelerator.is_local_main_process)
     model.train()
     start = time.perf_counter()
-    bar = tqdm(total=max_steps, initial=progress.completed_steps, disable=quiet() or not accelerator.is_local_main_process, desc="optimizer steps")
-    running = torch.tensor(progress.running[0], dtype=torch.float64, device=accelerator.device)
-    running_lm = torch.tensor(progress.running[1], dtype=torch.float64, device=accelerator.device)
-    running_n = int(progress.running[2])
-    last_train_loss = None
     while progress.completed_steps < max_steps:
         train_dl.set_epoch(progress.epoch)
-        epoch_dl = accelerator.skip_first_batches(train_dl, progress.batches_in_epoch) if progress.batches_in_epoch else train_dl
-        for batch in epoch_dl:
-            input_ids = batch["input_ids"]
+        skip = progress.batches_in_epoch  # > 0 only in the epoch a resumed run stopped in
+        for batch in accelerator.skip_first_batches(train_dl, skip) if skip else train_dl:
             with accelerator.accumulate(model):
-                logits = model(input_ids).logits
-                per_sample = per_sample_loss(input_ids, logits)
-                loss = (per_sample * keytoken_weights(input_ids, keytoken_ids, settings.keytoken_alpha)).mean()
+                per_sample = per_sample_loss(batch["input_ids"], model(batch["input_ids"]).logits)
+                loss = (per_sample * keytoken_weights(batch["input_ids"], keytoken_ids or [], settings.keytoken_alpha)).mean()
                 accelerator.backward(loss)  # divides by the accumulation steps itself
-                if accelerator.sync_gradients and settings.max_grad_norm:
+                if accelerator.sync_gradients:
                     accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
                 optimizer.step()
                 lr_scheduler.step()
                 optimizer.zero_grad()
-            progress.batches_in_epoch += 1
-            progress.samples_seen = samples_seen()
-            running += loss.detach().double()
-            running_lm += per_sample.detach().double().mean()
-            running_n += 1
+            progress.count_batch(loss, per_sample, samples_per_batch, len(lm_datasets["train"]))
             if not accelerator.sync_gradients:
                 continue
-            progress.completed_steps += 1
+            progress.completed_steps = step = progress.completed_steps + 1
             bar.update(1)
-            step = progress.completed_steps
-            if step % max(1, settings.logging_steps) == 0 or step == max_steps:
-                mean = accelerator.reduce(torch.stack([running, running_lm]) / running_n, reduction="mean")
-                last_train_loss = float(mean[0])
-                row = {
-                    "step": step,
-                    "loss": round(last_train_loss, 6),
-                    "lm_loss": round(float(mean[1]), 6),
-                    "lr": lr_scheduler.get_last_lr()[0],
-                    "samples": progress.samples_seen,
-                    "epoch": progress.epoch,
-                }
-                progress.history.append(row)
-                if not quiet():
-                    say(row)
-                running.zero_(); running_lm.zero_(); running_n = 0
-            if settings.eval_steps and step % settings.eval_steps == 0 and step != max_steps:
-                eval_loss, ppl = eval_loss_perplexity(model, periodic_dl, accelerator)
-                progress.history.append({"step": step, "eval_loss": eval_loss, "perplexity": ppl, "samples": progress.samples_seen})
-                say(f"step {step}: eval loss {eval_loss:.4f}, perplexity {ppl:.2f}")
-            if save_steps and step % save_steps == 0 and step != max_steps:
-                progress.running = [float(running), float(running_lm), float(running_n)]
-                _save_checkpoint(accelerator, run_dir, progress, settings.keep_checkpoints)
+            if step % settings.logging_steps == 0 or step == max_steps:
+                progress.log_train_row(accelerator, lr_scheduler.get_last_lr()[0], say)
+            if step % settings.eval_steps == 0 and step != max_steps:
+                progress.log_eval(model, periodic_dl, accelerator, say)
+            if step % settings.checkpoint_steps == 0 and step != max_steps:
+                save_checkpoint(accelerator, run_dir, step, asdict(progress), settings.save_total_limit)
             if step_callback is not None:
                 step_callback(step)
             if step >= max_steps:
                 break
-        else:
-            progress.epoch += 1
-            progress.batches_in_epoch = 0
-            continue
-        break
+        else:  # the epoch ran out before max_steps
+            progress.epoch, progress.batches_in_epoch = progress.epoch + 1, 0
     bar.close()
-    seconds = time.perf_counter() - start
+    return finish_accelerate_run(accelerator, model, tokenizer, eval_dl, run_dir, progress,
+                                 time.perf_counter() - start, resumed_from, push_to_hub, hub_model_id, say)
 
-    eval_loss, ppl = eval_loss_perplexity(model, eval_dl, accelerator)
-    progress.history.append({"step": progress.completed_steps, "eval_loss": eval_loss, "perplexity": ppl, "samples": progress.samples_seen})
-    say(f"final: step {progress.completed_steps}, eval loss {eval_loss:.4f}, perplexity {ppl:.2f}")
+
+def finish_accelerate_run(accelerator: Any, model: Any, tokenizer: Any, eval_dl: Any, run_dir: str | os.PathLike,
+                          progress: _Progress, seconds: float, resumed_from: str | None = None,
+                          push_to_hub: bool = False, hub_model_id: str | None = None,
+                          say: Callable[..., None] = print) -> AccelerateRun:
+    """The last evaluation (every validation chunk), then model + tokenizer and ``result.json`` into
+    `run_dir`, the checkpoints removed, the run marked complete, pushed when asked."""
+    run_dir = Path(run_dir)
+    eval_loss = progress.log_eval(model, eval_dl, accelerator, lambda *a: None)
+    say(f"final: step {progress.completed_steps}, eval loss {eval_loss:.4f}, perplexity {perplexity_from_loss(eval_loss):.2f}")
     accelerator.wait_for_everyone()
-    unwrapped = accelerator.unwrap_model(model)
-    unwrapped.save_pretrained(str(run_dir), is_main_process=accelerator.is_main_process, save_function=accelerator.save)
-    result = AccelerateRun(
-        run_dir, progress.completed_steps, progress.samples_seen, progress.history, eval_loss, ppl, seconds,
-        resumed_from, last_train_loss,
-    )
+    accelerator.unwrap_model(model).save_pretrained(str(run_dir), is_main_process=accelerator.is_main_process,
+                                                    save_function=accelerator.save)
+    train_rows = [r for r in progress.history if "loss" in r]
+    result = AccelerateRun(run_dir, progress.completed_steps, progress.samples_seen, progress.history, eval_loss,
+                           perplexity_from_loss(eval_loss), seconds, resumed_from,
+                           train_rows[-1]["loss"] if train_rows else None)
     if accelerator.is_main_process:
         tokenizer.save_pretrained(str(run_dir))
         (run_dir / "result.json").write_text(json.dumps(result.to_json(), indent=1))
@@ -650,108 +565,3 @@ def train_accelerate(
             push_folder_to_hub(run_dir, hub_model_id, f"step {progress.completed_steps}")
     accelerator.wait_for_everyone()
     return result
-
-
-# --------------------------------------------------------------------------------------------
-# Throughput: Trainer and our loop against a bare PyTorch loop (used by benchmarks/)
-# --------------------------------------------------------------------------------------------
-
-def bare_torch_steps(model: Any, batches: Sequence[Any], lr: float = 5e-4, max_grad_norm: float = 1.0,
-                     mixed_precision: str = "no") -> list[float]:
-    """The plainest training loop there is; returns the time after each step (``perf_counter``).
-
-    ``mixed_precision="bf16"`` wraps the forward pass in ``torch.autocast``, which is all that
-    ``Trainer`` and ``Accelerator`` add for bf16, so the comparison stays like for like.
-    """
-    import torch
-
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.1)
-    model.train()
-    times = []
-    for input_ids in batches:
-        with autocast(mixed_precision, model):
-            loss = model(input_ids, labels=input_ids).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        times.append(time.perf_counter())
-    return times
-
-
-def compare_throughput(
-    model_factory: Callable[[], Any],
-    tokenizer: Any,
-    lm_datasets: Any,
-    batch_size: int,
-    steps: int = 20,
-    warmup: int = 3,
-    work: str | os.PathLike | None = None,
-    repeats: int = 2,
-    mixed_precision: str = "no",
-) -> dict[str, float]:
-    """Training tokens/s of a bare loop, ``Trainer`` and ``train_accelerate`` on the same model and batch,
-    all three in the same ``mixed_precision``.
-
-    Each runs ``warmup + steps`` optimizer steps from a fresh ``model_factory()``; only the last
-    ``steps`` are timed, so start-up and the first slow steps do not count. Evaluation and
-    checkpointing are off. The three alternate ``repeats`` times and the best rate of each counts,
-    so a moment of contention on a shared machine does not decide the comparison. Returns
-    tokens/s for each and the ratios to the bare loop.
-    """
-    import tempfile
-
-    import torch
-    from transformers import TrainerCallback
-
-    _check_lm_datasets(lm_datasets)
-    seq_len = len(lm_datasets["train"][0]["input_ids"])
-    total = warmup + steps
-    if len(lm_datasets["train"]) < batch_size * total:
-        raise ValueError(f"need {batch_size * total} training chunks for {total} steps of batch {batch_size}")
-    tokens = batch_size * seq_len * steps
-
-    def rate(times: list[float]) -> float:
-        return tokens / (times[warmup + steps - 1] - times[warmup - 1])
-
-    ids = torch.tensor(lm_datasets["train"][: batch_size * total]["input_ids"], dtype=torch.long)
-    batches = list(ids.split(batch_size))
-    small = {"train": lm_datasets["train"].select(range(batch_size * total)),
-             "valid": lm_datasets["valid"].select(range(min(batch_size, len(lm_datasets["valid"]))))}
-
-    class _Clock(TrainerCallback):
-        def __init__(self):
-            self.times: list[float] = []
-
-        def on_step_end(self, args, state, control, **kwargs):
-            self.times.append(time.perf_counter())
-
-    def run_trainer(tmp: str) -> float:
-        clock = _Clock()
-        cfg = {"batch_size": batch_size, "gradient_accumulation_steps": 1, "learning_rate": 5e-4, "weight_decay": 0.1,
-               "warmup_steps": 0, "max_steps": total, "eval_steps": total + 1, "logging_steps": total}
-        args = training_arguments(cfg, tmp, eval_strategy="no", save_strategy="no", disable_tqdm=True,
-                                  mixed_precision=mixed_precision, dataloader_drop_last=True)
-        trainer = build_trainer(model_factory(), tokenizer, small, args, callbacks=[clock])
-        trainer.train()
-        return rate(clock.times)
-
-    def run_accelerate(tmp: str) -> float:
-        times: list[float] = []
-        settings = LoopSettings(batch_size=batch_size, max_steps=total, eval_steps=0, save_steps=0,
-                                logging_steps=total, mixed_precision=mixed_precision)
-        train_accelerate(model_factory(), tokenizer, small, settings, Path(tmp) / f"acc-{time.time_ns()}",
-                         step_callback=lambda s: times.append(time.perf_counter()), print_fn=lambda *a, **k: None)
-        return rate(times)
-
-    best = {"bare": 0.0, "trainer": 0.0, "accelerate": 0.0}
-    with tempfile.TemporaryDirectory(dir=work) as tmp:
-        for _ in range(max(1, repeats)):
-            best["bare"] = max(best["bare"], rate(bare_torch_steps(model_factory(), batches,
-                                                                   mixed_precision=mixed_precision)))
-            best["trainer"] = max(best["trainer"], run_trainer(tmp))
-            best["accelerate"] = max(best["accelerate"], run_accelerate(tmp))
-    out = dict(best)
-    out["trainer_vs_bare"] = out["trainer"] / out["bare"]
-    out["accelerate_vs_bare"] = out["accelerate"] / out["bare"]
-    return out

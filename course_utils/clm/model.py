@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from ..precision import attention_implementation
+from ..settings import ClmSettings, settings_from
 from .tokenize import TokenizerError  # one error class for "this tokenizer cannot drive a causal LM"
 
 __all__ = [
@@ -27,14 +28,6 @@ __all__ = [
 
 class ModelSizeError(ValueError):
     """Sizes that cannot work together (context longer than the position table, n_embd % n_head ...)."""
-
-
-def _clm_settings(cfg: Any) -> Mapping[str, Any]:
-    """Accept a `profiles.Profile` or a plain dict of the ``clm`` keys."""
-    clm = getattr(cfg, "clm", cfg)
-    if not isinstance(clm, Mapping):
-        raise TypeError(f"cfg must be a profiles.Profile or a dict of clm settings, got {type(cfg).__name__}")
-    return clm
 
 
 def check_tokenizer(tokenizer: Any) -> None:
@@ -71,8 +64,8 @@ def make_config(
     from transformers import GPT2Config
 
     check_tokenizer(tokenizer)
-    clm = _clm_settings(cfg)
-    context_length = int(context_length if context_length is not None else clm["context_length"])
+    clm = settings_from(cfg, ClmSettings)
+    context_length = int(context_length if context_length is not None else clm.context_length)
     n_positions = int(n_positions if n_positions is not None else context_length)
     if context_length < 2:
         raise ModelSizeError(f"context_length={context_length}: a causal LM needs at least 2 tokens")
@@ -82,14 +75,14 @@ def make_config(
             "the position-embedding table has no row for the later tokens. Use "
             f"n_positions >= {context_length} or a shorter context_length."
         )
-    n_embd, n_head, n_layer = int(clm["n_embd"]), int(clm["n_head"]), int(clm["n_layer"])
+    n_embd, n_head, n_layer = int(clm.n_embd), int(clm.n_head), int(clm.n_layer)
     if n_layer < 1 or n_head < 1 or n_embd < 1:
         raise ModelSizeError(f"n_layer={n_layer}, n_head={n_head}, n_embd={n_embd}: all must be >= 1")
     if n_embd % n_head:
         raise ModelSizeError(f"n_embd={n_embd} is not divisible by n_head={n_head}")
-    dropout = float(clm.get("dropout", 0.1) or 0.0)
+    dropout = float(clm.dropout or 0.0)
     try:
-        attn = attention_implementation(clm.get("attn_implementation"), clm.get("mixed_precision", "auto"))
+        attn = attention_implementation(clm.attn_implementation, clm.mixed_precision)
     except ValueError as exc:
         raise ModelSizeError(str(exc)) from None
     extra = {"attn_implementation": attn} if attn else {}

@@ -23,9 +23,37 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from ..settings import ClmSettings, settings_from
+
+__all__ = [
+    "CorpusRecordError",
+    "check_texts",
+    "EOS_TOKEN",
+    "TOKENIZER_ARTEFACT",
+    "TokenizerError",
+    "ContextLengthError",
+    "check_context_length",
+    "check_tokenizer",
+    "train_bpe_tokenizer",
+    "training_texts",
+    "load_or_train_tokenizer",
+    "make_tokenize",
+    "make_concat_chunk",
+    "token_lengths",
+    "chunking_waste",
+    "tokenize_datasets",
+    "DATASET_ARTEFACT",
+    "prepare_lm_datasets",
+    "plot_chunking",
+]
+
 EOS_TOKEN = "<|endoftext|>"
 TOKENIZER_ARTEFACT = "clm-tokenizer"
 _META = "corpus.json"
+
+
+class CorpusRecordError(ValueError):
+    """A row that cannot be tokenized: no text column, or a text that is not a string."""
 
 
 class TokenizerError(ValueError):
@@ -140,8 +168,8 @@ def _corpus_key(cfg: Any, raw) -> dict[str, Any]:
     sizes = [str(len(c)) for c in train["content"]]
     for item in sorted(f"{p}\0{n}" for p, n in zip(map(str, paths), sizes)):
         digest.update(item.encode("utf-8") + b"\n")
-    clm = getattr(cfg, "clm", cfg)
-    return {"vocab_size": clm.get("vocab_size"), "train_chars": clm.get("tokenizer_train_chars"),
+    clm = settings_from(cfg, ClmSettings)
+    return {"vocab_size": clm.vocab_size, "train_chars": clm.tokenizer_train_chars,
             "train_files": len(train), "train_paths_md5": digest.hexdigest()}
 
 
@@ -163,8 +191,8 @@ def load_or_train_tokenizer(cfg: Any, raw, work: str | Path):
     from ..assets import resolve_source
     from ..workspace import mark_complete, new_run_dir
 
-    clm = getattr(cfg, "clm", cfg)
-    source = resolve_source(clm.get("tokenizer_source", "bundled"), "clm_tokenizer_source")
+    clm = settings_from(cfg, ClmSettings)
+    source = resolve_source(clm.tokenizer_source, "clm_tokenizer_source")
     if source.kind != "bundled":
         tokenizer = AutoTokenizer.from_pretrained(source.value)
         check_tokenizer(tokenizer)
@@ -180,11 +208,11 @@ def load_or_train_tokenizer(cfg: Any, raw, work: str | Path):
             check_tokenizer(tokenizer)
             print(f"reusing the tokenizer in {run}")
             return tokenizer
-    if clm.get("vocab_size") is None:
+    if clm.vocab_size is None:
         raise ValueError("clm_vocab_size is None: the bundled tokenizer needs a vocabulary size to train")
     start = time.perf_counter()
-    texts = training_texts(raw["train"]["content"], clm.get("tokenizer_train_chars"))
-    trained = train_bpe_tokenizer(texts, int(clm["vocab_size"]))
+    texts = training_texts(raw["train"]["content"], clm.tokenizer_train_chars)
+    trained = train_bpe_tokenizer(texts, int(clm.vocab_size))
     seconds = time.perf_counter() - start
     run = new_run_dir(work, TOKENIZER_ARTEFACT)
     trained.save_pretrained(str(run))
@@ -200,6 +228,22 @@ def load_or_train_tokenizer(cfg: Any, raw, work: str | Path):
 # --------------------------------------------------------------------------------------------
 # Chunking
 # --------------------------------------------------------------------------------------------
+def check_texts(element: Mapping[str, Any], content_key: str = "content") -> list[str]:
+    """The batch's texts, checked the way the loaders check a corpus: the column exists and every
+    row is a string. A bad row is named by its ``path`` (or position), not a tokenizer traceback."""
+    if content_key not in element:
+        raise CorpusRecordError(f"the batch has no {content_key!r} column (columns: {', '.join(element) or 'none'}): "
+                                f"pass content_key= the name of the column that holds the code")
+    texts = element[content_key]
+    paths = element.get("path")
+    for position, text in enumerate(texts):
+        if not isinstance(text, str):
+            where = f"path {paths[position]!r}" if paths is not None else f"position {position}"
+            raise CorpusRecordError(f"record at {where}: {content_key!r} must be a string, got {type(text).__name__} "
+                                    f"{text!r:.40}")
+    return texts
+
+
 def make_tokenize(tokenizer, context_length: int, content_key: str = "content") -> Callable[[Mapping], dict]:
     """The course's ``tokenize(element)``: cut each file into ``context_length`` chunks
     (``return_overflowing_tokens``) and keep only the full ones. For ``Dataset.map(batched=True)``."""
@@ -208,7 +252,7 @@ def make_tokenize(tokenizer, context_length: int, content_key: str = "content") 
 
     def tokenize(element: Mapping[str, Any]) -> dict[str, list[list[int]]]:
         outputs = tokenizer(
-            element[content_key],
+            check_texts(element, content_key),
             truncation=True,
             max_length=context_length,
             return_overflowing_tokens=True,
@@ -231,7 +275,7 @@ def make_concat_chunk(tokenizer, context_length: int, content_key: str = "conten
     eos = tokenizer.eos_token_id
 
     def concat_chunk(element: Mapping[str, Any]) -> dict[str, list[list[int]]]:
-        ids = tokenizer(element[content_key])["input_ids"]
+        ids = tokenizer(check_texts(element, content_key))["input_ids"]
         stream = list(chain.from_iterable(seq + [eos] for seq in ids))
         usable = len(stream) // context_length * context_length
         return {"input_ids": [stream[i:i + context_length] for i in range(0, usable, context_length)]}
@@ -337,14 +381,14 @@ def prepare_lm_datasets(cfg: Any, work: str | Path, raw=None, method: str = "cou
     from ..workspace import COMPLETE_MARKER, mark_complete, new_run_dir
     from .corpus import load_raw_datasets
 
-    clm = getattr(cfg, "clm", cfg)
-    context_length = check_context_length(clm.get("context_length"))
+    clm = settings_from(cfg, ClmSettings)
+    context_length = check_context_length(clm.context_length)
     if raw is None:
         raw = load_raw_datasets(cfg)
     tokenizer = load_or_train_tokenizer(cfg, raw, work)
     if not cache:
         return tokenizer, tokenize_datasets(raw, tokenizer, context_length, method=method,
-                                            num_proc=clm.get("num_proc"))
+                                            num_proc=clm.num_proc)
     key = _dataset_key(raw, tokenizer, context_length, method)
     parent = Path(work) / DATASET_ARTEFACT
     if parent.is_dir():
@@ -355,7 +399,7 @@ def prepare_lm_datasets(cfg: Any, work: str | Path, raw=None, method: str = "cou
                     return tokenizer, load_from_disk(str(run / "data"))
             except (OSError, ValueError):
                 continue
-    tokenized = tokenize_datasets(raw, tokenizer, context_length, method=method, num_proc=clm.get("num_proc"))
+    tokenized = tokenize_datasets(raw, tokenizer, context_length, method=method, num_proc=clm.num_proc)
     run = new_run_dir(work, DATASET_ARTEFACT)
     tokenized.save_to_disk(str(run / "data"))
     (run / _META).write_text(json.dumps({"key": key}, indent=1))

@@ -22,6 +22,12 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+__all__ = [
+    "SETTING_FLAGS",
+    "parse_args",
+    "main",
+]
+
 SETTING_FLAGS = (
     "batch_size", "gradient_accumulation_steps", "learning_rate", "weight_decay", "warmup_steps",
     "max_steps", "eval_steps", "save_steps", "logging_steps", "keytoken_alpha", "mixed_precision",
@@ -91,7 +97,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     from ..profiles import activate
     from ..workspace import workspace
 
-    cfg = activate(args.profile, seed=args.seed)  # before any Hugging Face import
+    # before any Hugging Face import; the flags are the settings' own knobs (None keeps the profile's)
+    cfg = activate(args.profile, seed=args.seed, **{f"clm_{k}": getattr(args, k) for k in SETTING_FLAGS})
     work = workspace(args.work, cfg.name)
 
     import torch
@@ -99,12 +106,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.threads:
         torch.set_num_threads(args.threads)
     from ..training import make_accelerator
-    from .loop import LoopSettings, make_dataloaders, per_sample_eval_losses, train_accelerate
+    from .loop import make_dataloaders, per_sample_eval_losses, train_accelerate
     from .loss import COURSE_KEYWORDS, keytoken_ids_from_keywords
     from .model import build_model
 
-    overrides = {k: getattr(args, k) for k in SETTING_FLAGS}
-    settings = LoopSettings.from_profile(cfg, **overrides)
+    settings = cfg.clm
     accelerator = make_accelerator(settings.mixed_precision, settings.gradient_accumulation_steps)
     tokenizer, lm_datasets = _load_data(args, cfg, work)
 
@@ -129,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
             model = GPT2LMHeadModel.from_pretrained(args.model)
         else:
-            model = build_model(tokenizer, cfg, seed=settings.seed)
+            model = build_model(tokenizer, settings, seed=settings.seed)
         keytoken_ids = keytoken_ids_from_keywords(tokenizer, args.keywords or COURSE_KEYWORDS, warn=accelerator.is_main_process)
         callback = (lambda step: time.sleep(args.throttle_seconds)) if args.throttle_seconds > 0 else None
         run = train_accelerate(

@@ -28,6 +28,26 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from ..assets import bundled_data_path, resolve_source
+from ..settings import QaSettings, settings_from
+
+__all__ = [
+    "SPLITS",
+    "REQUIRED_KEYS",
+    "HELD_OUT_SHARE",
+    "BadRecordError",
+    "ValidationReport",
+    "flatten_squad_v1",
+    "read_squad_file",
+    "check_record",
+    "validate_records",
+    "squad_features",
+    "records_to_dataset",
+    "load_qa_datasets",
+    "answer_counts",
+    "COURSE_PIPELINE_QUESTION",
+    "worked_example",
+    "reference_squad_file",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -308,14 +328,6 @@ def _raw_records(source: str, what: str, seed: int) -> dict[str, Any]:
     return load_dataset(src.value)  # the course's own path, e.g. load_dataset("squad")
 
 
-def _qa_settings(cfg: Any) -> dict[str, Any]:
-    if hasattr(cfg, "qa"):
-        return dict(cfg.qa)
-    if isinstance(cfg, Mapping):
-        return dict(cfg.get("qa", cfg))
-    raise TypeError(f"cfg must be a profile (course_utils.profiles.Profile) or a mapping, got {type(cfg).__name__}")
-
-
 def _as_dataset(split: str, raw: Any, on_bad: str, validate: bool):
     """Records or a `Dataset` -> a checked `Dataset` with the `squad` features."""
     from datasets import Dataset
@@ -346,10 +358,10 @@ def load_qa_datasets(cfg: Any, *, on_bad: str = "raise", validate: bool | None =
     """
     from datasets import DatasetDict
 
-    qa = _qa_settings(cfg)
+    qa = settings_from(cfg, QaSettings)
     seed = int(getattr(cfg, "seed", 42))
-    source = qa.get("data_source", "bundled")
-    eval_source = qa.get("eval_source")
+    source = qa.data_source
+    eval_source = qa.eval_source
     if eval_source not in (None, "", source):
         src = resolve_source(source, "qa_data_source")
         if src.kind == "local" and Path(src.value).is_file():
@@ -362,7 +374,7 @@ def load_qa_datasets(cfg: Any, *, on_bad: str = "raise", validate: bool | None =
     for split in SPLITS:
         if split not in raw:
             raise ValueError(f"{source}: no {split!r} split (found {', '.join(raw)})")
-    limits = {"train": qa.get("max_train_examples"), "validation": qa.get("max_eval_examples")}
+    limits = {"train": qa.max_train_examples, "validation": qa.max_eval_examples}
     out, reports = {}, {}
     for split in SPLITS:
         data = raw[split]
@@ -378,7 +390,7 @@ def load_qa_datasets(cfg: Any, *, on_bad: str = "raise", validate: bool | None =
             data = data.select(range(min(limit, len(data)))) if hasattr(data, "select") else data[:limit]
         check = validate if validate is not None else not from_hub
         out[split], reports[split] = _as_dataset(split, data, on_bad if split == "train" else "raise", check)
-    extra = qa.get("extra_train_source")
+    extra = qa.extra_train_source
     if extra not in (None, ""):
         out["train"], reports["extra_train"] = _with_extra_train(out["train"], extra, source, seed, on_bad)
     result = DatasetDict(out)

@@ -12,6 +12,26 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+__all__ = [
+    "check_window_counts",
+    "CONTEXT_SPAN_CASES",
+    "reference_context_span",
+    "check_context_span",
+    "check_label_texts",
+    "F1_CASES",
+    "check_f1",
+    "reference_best_span",
+    "check_best_span",
+    "check_trainer_steps",
+    "check_renamed_argument",
+    "check_padding_fraction",
+    "check_schedule_steps",
+    "duplicated_windows",
+    "check_duplicated_windows",
+    "check_window_count",
+    "check_min_answer_len",
+]
+
 
 def _verdict(ok: bool, good: str, bad: str) -> bool:
     print(("✅ " + good) if ok else ("❌ " + bad))

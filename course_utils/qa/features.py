@@ -16,6 +16,20 @@ from __future__ import annotations
 import bisect
 from typing import Any, Mapping, Sequence
 
+__all__ = [
+    "check_batch",
+    "WindowError",
+    "check_tokenizer",
+    "check_window_sizes",
+    "answer_token_span",
+    "preprocess_training_examples",
+    "preprocess_validation_examples",
+    "tokenize_windows",
+    "decode_labels",
+    "count_windows",
+    "course_preprocess_training_examples",
+]
+
 _FATAL = (KeyboardInterrupt, SystemExit, GeneratorExit)
 
 
@@ -76,6 +90,27 @@ def _check_questions(tokenizer, questions: Sequence[str], ids: Sequence[Any], ma
 def _record_ids(examples: Mapping[str, Any], n: int) -> list[Any]:
     ids = examples.get("id")
     return list(ids) if ids is not None else list(range(n))
+
+
+def check_batch(examples: Mapping[str, Any], split: str, training: bool) -> None:
+    """The loaders' record check (:func:`course_utils.qa.data.check_record`) on a batch that
+    ``Dataset.map`` hands to a preprocessing function, so a learner's own records get the same
+    clear error naming the record: an answer that is not at its ``answer_start``, a start past the
+    context's end, a missing ``answers`` column. Training batches need exactly one answer per
+    question; validation batches are checked when they carry answers (scoring needs them)."""
+    from .data import BadRecordError, check_record
+
+    if training and "answers" not in examples:
+        raise BadRecordError(f"{split} examples need an 'answers' column ({{'text': [...], 'answer_start': [...]}}) "
+                             f"for the labels; the batch has {', '.join(examples) or 'no columns'}")
+    if "answers" not in examples:
+        return
+    ids = _record_ids(examples, len(examples["context"]))
+    titles = examples.get("title")
+    for position, rid in enumerate(ids):
+        check_record({"id": str(rid), "title": titles[position] if titles is not None else "",
+                      "context": examples["context"][position], "question": examples["question"][position],
+                      "answers": examples["answers"][position]}, position, split, one_answer=training)
 
 
 def _tokenize_windows(tokenizer, examples: Mapping[str, Any], max_length: int, stride: int, padding):
@@ -170,6 +205,7 @@ def preprocess_training_examples(examples: Mapping[str, Any], tokenizer: Any, ma
     own length for dynamic padding in the collator (the labels are the same).
     """
     inputs, ids = _tokenize_windows(tokenizer, examples, max_length, stride, padding)
+    check_batch(examples, "train", training=True)
     offset_mapping = inputs.pop("offset_mapping")
     sample_map = inputs.pop("overflow_to_sample_mapping")
     answers = examples["answers"]
@@ -201,6 +237,7 @@ def preprocess_validation_examples(examples: Mapping[str, Any], tokenizer: Any, 
     if "id" not in examples:
         raise KeyError("validation examples need an 'id' column (post-processing groups windows by it)")
     inputs, ids = _tokenize_windows(tokenizer, examples, max_length, stride, padding)
+    check_batch(examples, "validation", training=False)
     sample_map = inputs.pop("overflow_to_sample_mapping")
     example_ids = []
     offset_mapping = inputs["offset_mapping"]

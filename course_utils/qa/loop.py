@@ -24,7 +24,7 @@ import math
 import os
 import shutil
 import time
-from dataclasses import dataclass, fields
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -39,12 +39,42 @@ from transformers import (
     get_scheduler,
 )
 
-from ..precision import autocast, resolve_mixed_precision, trainer_precision_kwargs
+from ..precision import autocast, device_type, resolve_mixed_precision, trainer_precision_kwargs
 from ..profiles import quiet
+from ..settings import QaSettings, settings_from
+from ..training import (get_grouped_params, make_accelerator, make_adamw, push_folder_to_hub, resume_progress,
+                        save_checkpoint, trainer_checkpoint)
 from ..workspace import COMPLETE_MARKER
-from ..training import (CheckpointError, checked_keep, get_grouped_params, latest_checkpoint, load_checkpoint,
-                        make_accelerator, make_adamw, push_folder_to_hub, save_checkpoint)
 from .postprocess import concat_padded  # noqa: F401  (re-exported: the loop's evaluation uses it)
+
+__all__ = [
+    "MODEL_COLUMNS",
+    "EVAL_ONLY_COLUMNS",
+    "precision_flags",
+    "mixed_precision_name",
+    "qa_training_arguments",
+    "padding_collator",
+    "build_features",
+    "model_features",
+    "qa_metrics",
+    "QATrainer",
+    "build_qa_trainer",
+    "finetune_with_trainer",
+    "predict_metrics",
+    "loss_history",
+    "save_final_model",
+    "padding_stats",
+    "spread_batches",
+    "time_train_steps",
+    "evaluate_accelerate",
+    "EpochLengthGroupedSampler",
+    "make_train_dataloader",
+    "make_eval_dataloader",
+    "make_linear_schedule",
+    "save_final",
+    "train_accelerate",
+    "plot_training_curves",
+]
 
 MODEL_COLUMNS = ("input_ids", "token_type_ids", "attention_mask", "start_positions", "end_positions")
 EVAL_ONLY_COLUMNS = ("example_id", "offset_mapping")
@@ -67,62 +97,40 @@ def mixed_precision_name(setting: str | None = "auto") -> str:
     return resolve_mixed_precision(setting)
 
 
-def qa_training_arguments(
-    qa: Mapping[str, Any],
-    output_dir: str | os.PathLike,
-    seed: int = 42,
-    *,
-    eval_strategy: str = "epoch",
-    save_strategy: str = "epoch",
-    save_steps: int | None = None,
-    logging_steps: int = 10,
-    push_to_hub: bool = False,
-    **overrides: Any,
-) -> TrainingArguments:
-    """``TrainingArguments`` from a profile's ``qa`` settings.
+def qa_training_arguments(qa: QaSettings, output_dir: str | os.PathLike, *, eval_strategy: str = "epoch",
+                          save_strategy: str = "epoch", logging_steps: int = 10, push_to_hub: bool = False,
+                          hub_model_id: str | None = None, **overrides: Any) -> TrainingArguments:
+    """The course's ``TrainingArguments(...)``, with the settings' values.
 
-    ``eval_strategy`` (was ``evaluation_strategy``), warm-up as a ratio of ``warmup_steps`` (was
-    ``warmup_ratio``), ``train_sampling_strategy="group_by_length"`` (was ``group_by_length``):
-    the transformers 5 names.
+    transformers 5 names: ``eval_strategy`` (was ``evaluation_strategy``), warm-up as a ratio in
+    ``warmup_steps`` (was ``warmup_ratio``), ``train_sampling_strategy="group_by_length"`` (was
+    ``group_by_length``); ``fp16=True`` becomes the settings' ``mixed_precision``.
     """
-    warmup = float(qa.get("warmup_ratio", 0.0) or 0.0)
-    if not 0.0 <= warmup < 1.0:
-        raise ValueError(f"qa warmup_ratio must be in [0, 1), got {warmup}")
-    batch_size = int(qa["batch_size"])
-    if batch_size < 1:
-        raise ValueError(f"qa batch_size must be >= 1, got {batch_size}")
-    limit = checked_keep(qa.get("save_total_limit", 2), "qa save_total_limit")
-    kwargs: dict[str, Any] = dict(
+    qa = settings_from(qa, QaSettings)
+    return TrainingArguments(**{**dict(
         output_dir=str(output_dir),
         eval_strategy=eval_strategy,
         save_strategy=save_strategy,
-        learning_rate=float(qa["learning_rate"]),
-        weight_decay=float(qa.get("weight_decay", 0.0)),
-        warmup_steps=warmup,
-        lr_scheduler_type=qa.get("lr_scheduler_type", "linear"),
-        num_train_epochs=float(qa.get("num_train_epochs", 1)),
-        max_steps=int(qa.get("max_steps", -1) or -1),
-        per_device_train_batch_size=batch_size,
-        per_device_eval_batch_size=int(qa.get("eval_batch_size", 2 * batch_size)),
-        gradient_accumulation_steps=int(qa.get("gradient_accumulation_steps", 1)),
-        train_sampling_strategy="group_by_length" if qa.get("dynamic_padding") else "random",
-        logging_strategy="steps",
+        save_steps=qa.save_steps or 500,  # used when save_strategy="steps"
+        learning_rate=qa.learning_rate,
+        weight_decay=qa.weight_decay,
+        warmup_steps=qa.warmup_ratio,
+        num_train_epochs=qa.num_train_epochs,
+        max_steps=qa.max_steps,
+        per_device_train_batch_size=qa.batch_size,
+        per_device_eval_batch_size=2 * qa.batch_size,
+        gradient_accumulation_steps=qa.gradient_accumulation_steps,
+        train_sampling_strategy="group_by_length" if qa.dynamic_padding else "random",
         logging_steps=logging_steps,
-        save_only_model=False,
-        save_total_limit=limit,  # a checkpoint holds the optimizer state too (~170 MB for MiniLM)
-        seed=seed,
-        data_seed=seed,
+        save_total_limit=qa.save_total_limit,  # a checkpoint holds the optimizer state too (~170 MB for MiniLM)
+        seed=qa.seed,
+        **precision_flags(qa.mixed_precision),
+        push_to_hub=push_to_hub,
+        hub_model_id=hub_model_id,
         report_to="none",
         disable_tqdm=quiet(),
-        push_to_hub=push_to_hub,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=torch.cuda.is_available(),
-        **precision_flags(qa.get("mixed_precision", "auto")),
-    )
-    if save_steps is not None:
-        kwargs["save_steps"] = save_steps
-    kwargs.update(overrides)
-    return TrainingArguments(**kwargs)
+        dataloader_pin_memory=device_type() == "cuda",  # pinning only helps when batches go to a GPU
+    ), **overrides})
 
 
 def padding_collator(tokenizer: Any, dynamic_padding: bool) -> Callable[[list[dict]], dict]:
@@ -293,43 +301,20 @@ def finetune_with_trainer(
     from .data import load_qa_datasets
     from .model import load_qa_model_and_tokenizer, model_options
 
-    resume = check_resume_checkpoint(run_dir, resume_from_checkpoint)  # fail before any work
-    qa = cfg.qa
+    resume = trainer_checkpoint(run_dir, resume_from_checkpoint)  # fail before any work
+    qa = settings_from(cfg, QaSettings)
     raw = raw_datasets if raw_datasets is not None else load_qa_datasets(cfg)
-    model, tokenizer = load_qa_model_and_tokenizer(qa["encoder_source"], seed=cfg.seed, **model_options(qa))
-    train_features, eval_features = build_features(
-        raw, tokenizer, qa["max_length"], qa["stride"], qa["dynamic_padding"], qa.get("num_proc"))
-    args = qa_training_arguments(qa, run_dir, cfg.seed if data_seed is None else data_seed, eval_strategy=eval_strategy,
-                                 save_strategy=save_strategy, save_steps=save_steps,
-                                 logging_steps=logging_steps, push_to_hub=push_to_hub)
+    model, tokenizer = load_qa_model_and_tokenizer(qa.encoder_source, seed=qa.seed, **model_options(qa))
+    train_features, eval_features = build_features(raw, tokenizer, qa.max_length, qa.stride, qa.dynamic_padding, qa.num_proc)
+    args = qa_training_arguments(replace(qa, save_steps=save_steps or qa.save_steps), run_dir,
+                                 eval_strategy=eval_strategy, save_strategy=save_strategy, logging_steps=logging_steps,
+                                 push_to_hub=push_to_hub, seed=qa.seed if data_seed is None else data_seed)
     trainer = build_qa_trainer(model, tokenizer, args, train_features, eval_features, raw["validation"],
-                               qa["dynamic_padding"], callbacks)
+                               qa.dynamic_padding, callbacks)
     trainer.train(resume_from_checkpoint=resume)
     metrics = predict_metrics(trainer, eval_features, raw["validation"])
     save_final_model(trainer, tokenizer, run_dir)
     return trainer, metrics
-
-
-def check_resume_checkpoint(run_dir: str | os.PathLike, resume: bool | str | os.PathLike | None) -> str | None:
-    """The checkpoint ``resume_from_checkpoint`` will load, checked first so that a missing or
-    damaged one gives an error naming the folder (not a traceback from deep inside Trainer)."""
-    from transformers.trainer_utils import get_last_checkpoint
-
-    from .model import check_checkpoint
-
-    if not resume:
-        return None
-    if resume is True:
-        found = get_last_checkpoint(str(run_dir)) if Path(run_dir).is_dir() else None
-        if found is None:
-            raise CheckpointError(f"resume_from_checkpoint=True, but {str(run_dir)!r} holds no checkpoint-* folder")
-        path = Path(found)
-    else:
-        path = Path(resume)
-    check_checkpoint(path)
-    if not (path / "trainer_state.json").is_file():
-        raise CheckpointError(f"{str(path)!r} is a model folder but not a Trainer checkpoint (no trainer_state.json)")
-    return str(path)
 
 
 def predict_metrics(trainer: Trainer, eval_features: Any, eval_examples: Any) -> dict[str, float]:
@@ -501,47 +486,7 @@ def make_train_dataloader(train_features: Any, tokenizer: Any, batch_size: int, 
     return DataLoader(train_set, shuffle=True, batch_size=batch_size, collate_fn=collate)
 
 
-@dataclass
-class LoopSettings:
-    """The Accelerate loop's knobs; :meth:`from_profile` fills them from a profile's ``qa`` settings."""
-
-    batch_size: int = 8  # windows per batch (and per process)
-    learning_rate: float = 1e-4  # peak of the linear schedule
-    weight_decay: float = 0.01  # on weight matrices; biases and norm weights get none
-    warmup_ratio: float = 0.0  # share of the optimizer steps spent warming up
-    num_train_epochs: int = 1
-    max_steps: int = -1  # > 0: that many optimizer steps instead of whole epochs
-    gradient_accumulation_steps: int = 1
-    dynamic_padding: bool = True  # pad each batch to its longest window, batches grouped by length
-    mixed_precision: str = "no"  # "no", "bf16", "fp16" (resolve "auto" first)
-    seed: int = 42
-    save_steps: int | None = None  # also checkpoint every N optimizer steps (always at each epoch end)
-    save_total_limit: int | None = 2  # checkpoints kept (the newest); None keeps all
-
-    @classmethod
-    def from_profile(cls, cfg: Any, **overrides: Any) -> "LoopSettings":
-        """The profile's values for the fields it has, then `overrides` (None keeps the profile's)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise ValueError(f"unknown loop setting(s) {unknown}; known: {sorted(known)}")
-        values = {k: v for k, v in cfg.qa.items() if k in known and v is not None}
-        values.update(seed=int(cfg.seed), mixed_precision=resolve_mixed_precision(cfg.qa.get("mixed_precision")))
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        settings = cls(**values)
-        settings.validate()
-        return settings
-
-    def validate(self) -> None:
-        if self.batch_size < 1 or self.gradient_accumulation_steps < 1:
-            raise ValueError(f"batch_size and gradient_accumulation_steps must be >= 1, "
-                             f"got {self.batch_size}, {self.gradient_accumulation_steps}")
-        if not 0.0 <= self.warmup_ratio < 1.0:
-            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        checked_keep(self.save_total_limit, "save_total_limit")
-
-
-def make_eval_dataloader(eval_features: Any, tokenizer: Any, settings: LoopSettings) -> Any:
+def make_eval_dataloader(eval_features: Any, tokenizer: Any, settings: QaSettings) -> Any:
     """Validation windows in dataset order (post-processing matches logits to windows by position)."""
     from torch.utils.data import DataLoader
 
@@ -549,7 +494,7 @@ def make_eval_dataloader(eval_features: Any, tokenizer: Any, settings: LoopSetti
                       collate_fn=padding_collator(tokenizer, settings.dynamic_padding))
 
 
-def make_linear_schedule(optimizer: Any, batches_per_epoch: int, settings: LoopSettings) -> tuple[Any, int, int]:
+def make_linear_schedule(optimizer: Any, batches_per_epoch: int, settings: QaSettings) -> tuple[Any, int, int]:
     """The course's linear schedule, counted in *optimizer* steps (batches / accumulation, where the
     course counts batches); returns it with the number of optimizer steps and of epochs to run."""
     steps_per_epoch = math.ceil(batches_per_epoch / settings.gradient_accumulation_steps)
@@ -557,23 +502,6 @@ def make_linear_schedule(optimizer: Any, batches_per_epoch: int, settings: LoopS
     scheduler = get_scheduler("linear", optimizer, num_warmup_steps=int(settings.warmup_ratio * total),
                               num_training_steps=total)
     return scheduler, total, math.ceil(total / steps_per_epoch)
-
-
-def resume_progress(accelerator: Any, run_dir: Path, resume: bool | str | os.PathLike, total_steps: int,
-                    log: Callable[[str], None]) -> dict[str, Any]:
-    """Where the loop starts: step 0, or the newest checkpoint of `run_dir` (``resume=True``) or the
-    one named; model, optimizer, scheduler and random states come back with ``load_state``."""
-    fresh = {"step": 0, "epoch": 0, "batches_in_epoch": 0,
-             "history": {"loss": [], "lr": [], "epochs": [], "steps": 0, "total_steps": total_steps}}
-    if not resume:
-        return fresh
-    ckpt = latest_checkpoint(run_dir) if resume is True else Path(resume)
-    if ckpt is None:
-        raise FileNotFoundError(f"resume asked, but no complete checkpoint under {run_dir}/checkpoints")
-    progress = load_checkpoint(accelerator, ckpt)
-    log(f"resumed from {ckpt.name} at optimizer step {progress['step']} "
-        f"(epoch {progress['epoch']}, batch {progress['batches_in_epoch']})")
-    return progress
 
 
 def save_final(accelerator: Any, model: Any, tokenizer: Any, run_dir: Path, history: dict[str, Any],
@@ -593,10 +521,9 @@ def save_final(accelerator: Any, model: Any, tokenizer: Any, run_dir: Path, hist
     return final
 
 
-def _check_loop_inputs(settings: LoopSettings, train_features: Any, run_dir: str | os.PathLike,
+def _check_loop_inputs(settings: QaSettings, train_features: Any, run_dir: str | os.PathLike,
                        push_to_hub: bool, hub_model_id: str | None) -> Path:
     """Everything that would fail later, checked before any work; returns the created run folder."""
-    settings.validate()
     if push_to_hub and not hub_model_id:
         raise ValueError("push_to_hub=True needs hub_model_id ('<user>/<model-name>'), checked before training")
     if len(train_features) == 0:
@@ -608,7 +535,7 @@ def _check_loop_inputs(settings: LoopSettings, train_features: Any, run_dir: str
 
 
 def train_accelerate(model: Any, tokenizer: Any, train_features: Any, eval_features: Any, eval_examples: Any,
-                     run_dir: str | os.PathLike, settings: LoopSettings, *, resume: bool | str = False,
+                     run_dir: str | os.PathLike, settings: QaSettings, *, resume: bool | str = False,
                      stop_after_steps: int | None = None, push_to_hub: bool = False,
                      hub_model_id: str | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
     """The course's loop: prepare, then per batch forward, backward, optimizer and schedule step;
@@ -626,7 +553,9 @@ def train_accelerate(model: Any, tokenizer: Any, train_features: Any, eval_featu
     model, optimizer, train_dl, eval_dl = accelerator.prepare(model, optimizer, train_dl, eval_dl)
     scheduler, total_steps, num_epochs = make_linear_schedule(optimizer, len(train_dl), settings)
     accelerator.register_for_checkpointing(scheduler)  # stepped by hand, once per optimizer step
-    progress = resume_progress(accelerator, run_dir, resume, total_steps, log)
+    fresh = {"step": 0, "epoch": 0, "batches_in_epoch": 0,
+             "history": {"loss": [], "lr": [], "epochs": [], "steps": 0, "total_steps": total_steps}}
+    progress, _ = resume_progress(accelerator, run_dir, resume, fresh, log)
     step, history = progress["step"], progress["history"]
     bar = tqdm(total=total_steps, initial=step, disable=quiet() or not accelerator.is_local_main_process)
     for epoch in range(progress["epoch"], num_epochs):

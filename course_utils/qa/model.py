@@ -18,7 +18,18 @@ from typing import Any
 
 from ..assets import bundled_qa_encoder_path, resolve_source
 from ..precision import attention_implementation
-from ..training import CheckpointError  # noqa: F401  (one error for a folder that cannot be loaded)
+from ..training import CheckpointError, check_model_folder  # noqa: F401  (one error for a folder that cannot be loaded)
+
+__all__ = [
+    "SlowTokenizerError",
+    "resolve_encoder_path",
+    "load_qa_tokenizer",
+    "check_fast_tokenizer",
+    "load_qa_model",
+    "model_options",
+    "load_qa_model_and_tokenizer",
+    "count_parameters",
+]
 
 
 class SlowTokenizerError(TypeError):
@@ -31,30 +42,8 @@ def resolve_encoder_path(source: str | os.PathLike) -> str:
     if src.kind == "bundled":
         return str(bundled_qa_encoder_path())
     if src.kind == "local":
-        check_checkpoint(src.value)
+        check_model_folder(src.value)
     return src.value
-
-
-def check_checkpoint(path: str | os.PathLike) -> Path:
-    """Fail early, naming the folder and the missing piece, instead of deep inside from_pretrained."""
-    folder = Path(path)
-    if not folder.is_dir():
-        raise CheckpointError(f"model folder {str(folder)!r} does not exist or is not a folder")
-    if not (folder / "config.json").is_file():
-        raise CheckpointError(f"model folder {str(folder)!r} has no config.json: not a saved model")
-    weights = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin"))
-    if not weights:
-        raise CheckpointError(f"model folder {str(folder)!r} has no weights (model.safetensors)")
-    for file in weights:
-        if file.suffix == ".safetensors":
-            try:
-                from safetensors import safe_open
-
-                with safe_open(str(file), framework="pt") as handle:
-                    handle.keys()
-            except Exception as exc:  # safetensors raises its own error types
-                raise CheckpointError(f"weights file {str(file)!r} is corrupted or truncated: {exc}") from exc
-    return folder
 
 
 def load_qa_tokenizer(source: str | os.PathLike = "bundled") -> Any:
@@ -146,10 +135,10 @@ def model_options(qa: Any) -> dict[str, Any]:
     """The profile's ``qa`` knobs that :func:`load_qa_model` takes (``attn_implementation="auto"``
     decided by the profile's ``mixed_precision``: see :func:`course_utils.precision.attention_implementation`)."""
     return {
-        "dropout": qa.get("dropout"),
-        "attention_dropout": qa.get("attention_dropout"),
-        "freeze_embeddings": bool(qa.get("freeze_embeddings", False)),
-        "attn_implementation": attention_implementation(qa.get("attn_implementation"), qa.get("mixed_precision", "auto")),
+        "dropout": qa.dropout,
+        "attention_dropout": qa.attention_dropout,
+        "freeze_embeddings": bool(qa.freeze_embeddings),
+        "attn_implementation": attention_implementation(qa.attn_implementation, qa.mixed_precision),
     }
 
 

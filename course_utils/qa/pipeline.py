@@ -23,6 +23,15 @@ import numpy as np
 import torch
 from transformers import AutoModelForQuestionAnswering, Pipeline
 
+__all__ = [
+    "TASK",
+    "QuestionAnsweringArgumentError",
+    "QuestionAnsweringPipeline",
+    "best_spans",
+    "register_question_answering_pipeline",
+    "question_answerer",
+]
+
 TASK = "question-answering"
 
 

@@ -20,6 +20,27 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+__all__ = [
+    "METRIC_FILE",
+    "LogitsMismatchError",
+    "WindowOffsets",
+    "window_offsets",
+    "top_n_desc",
+    "Candidates",
+    "candidate_spans",
+    "best_span_per_window",
+    "predict_answers",
+    "top_candidates",
+    "load_squad_metric",
+    "references_of",
+    "compute_metrics",
+    "course_reference_predictions",
+    "oracle_logits",
+    "MODEL_INPUTS",
+    "predict_logits",
+    "concat_padded",
+]
+
 METRIC_FILE = Path(__file__).with_name("squad_metric.py")
 
 

@@ -23,6 +23,15 @@ from collections import Counter
 import datasets
 import evaluate
 
+__all__ = [
+    "normalize_answer",
+    "f1_score",
+    "exact_match_score",
+    "metric_max_over_ground_truths",
+    "squad_v1_scores",
+    "SquadMetric",
+]
+
 _CITATION = """\
 @inproceedings{Rajpurkar2016SQuAD10,
   title={SQuAD: 100,000+ Questions for Machine Comprehension of Text},

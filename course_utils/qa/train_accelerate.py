@@ -19,6 +19,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+__all__ = [
+    "ARTEFACT",
+    "parse_args",
+    "main",
+]
+
 ARTEFACT = "qa-accelerate"
 
 
@@ -41,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup-ratio", type=float, default=None)
     p.add_argument("--num-train-epochs", type=int, default=None)
     p.add_argument("--max-steps", type=int, default=None)
-    p.add_argument("--gradient-accumulation-steps", type=int, default=1)
+    p.add_argument("--gradient-accumulation-steps", type=int, default=None)
     p.add_argument("--dropout", type=float, default=None)
     p.add_argument("--no-dynamic-padding", action="store_true", help="pad every window to max_length (the course)")
     p.add_argument("--mixed-precision", default=None, choices=["auto", "no", "fp16", "bf16"],
@@ -66,13 +72,12 @@ def _profile(args: argparse.Namespace) -> Any:
         qa_max_length=args.max_length, qa_stride=args.stride, qa_batch_size=args.batch_size,
         qa_learning_rate=args.learning_rate, qa_warmup_ratio=args.warmup_ratio,
         qa_num_train_epochs=args.num_train_epochs, qa_max_steps=args.max_steps, qa_dropout=args.dropout,
+        qa_eval_source=args.eval_source, qa_mixed_precision=args.mixed_precision,
+        qa_gradient_accumulation_steps=args.gradient_accumulation_steps, qa_save_steps=args.save_steps,
     )
     if args.no_dynamic_padding:
         overrides["qa_dynamic_padding"] = False
-    cfg = activate(args.profile, seed=args.seed, **overrides)
-    if args.eval_source:
-        cfg.qa["eval_source"] = args.eval_source
-    return cfg
+    return activate(args.profile, seed=args.seed, **overrides)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -94,20 +99,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # gloo group (MULTI_CPU) instead of each running alone.
     state = PartialState(cpu=not torch.cuda.is_available())
     qa = cfg.qa
-    mixed = loop.mixed_precision_name(args.mixed_precision or qa.get("mixed_precision", "auto"))
-    model, tokenizer = load_qa_model_and_tokenizer(qa["encoder_source"], seed=cfg.seed, **model_options(qa))
+    mixed = loop.mixed_precision_name(qa.mixed_precision)
+    model, tokenizer = load_qa_model_and_tokenizer(qa.encoder_source, seed=cfg.seed, **model_options(qa))
     raw = load_qa_datasets(cfg)
     with state.main_process_first():  # the main process writes the datasets cache, the others read it
         train_features, eval_features = loop.build_features(
-            raw, tokenizer, qa["max_length"], qa["stride"], qa["dynamic_padding"], qa.get("num_proc"))
+            raw, tokenizer, qa.max_length, qa.stride, qa.dynamic_padding, qa.num_proc)
 
     started = time.time()
     if args.eval_only:
         from torch.utils.data import DataLoader
 
         accelerator = make_accelerator(mixed)
-        dl = DataLoader(loop.model_features(eval_features), batch_size=2 * qa["batch_size"],
-                        collate_fn=loop.padding_collator(tokenizer, qa["dynamic_padding"]))
+        dl = DataLoader(loop.model_features(eval_features), batch_size=2 * qa.batch_size,
+                        collate_fn=loop.padding_collator(tokenizer, qa.dynamic_padding))
         model, dl = accelerator.prepare(model, dl)
         metrics = loop.evaluate_accelerate(accelerator, model, dl, eval_features, raw["validation"])
         result: dict[str, Any] = {"metrics": metrics}
@@ -121,11 +126,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 run_dir[0] = str(run_folder(workspace(args.output_dir, cfg.name), ARTEFACT, resume=args.resume))
         broadcast_object_list(run_dir)
         out = Path(run_dir[0])
-        settings = loop.LoopSettings.from_profile(
-            cfg, mixed_precision=mixed, gradient_accumulation_steps=args.gradient_accumulation_steps,
-            save_steps=args.save_steps)
         history = loop.train_accelerate(
-            model, tokenizer, train_features, eval_features, raw["validation"], out, settings,
+            model, tokenizer, train_features, eval_features, raw["validation"], out, qa,
             resume=args.resume, push_to_hub=args.push_to_hub, hub_model_id=args.hub_model_id,
             log=print if state.is_main_process else (lambda _msg: None),
         )

@@ -12,6 +12,22 @@ from typing import Any, Sequence
 
 from .features import answer_token_span, tokenize_windows
 
+__all__ = [
+    "ANSWER_BG",
+    "ANSWER_OUTSIDE_BG",
+    "OVERLAP_BG",
+    "ZERO_BORDER",
+    "Window",
+    "example_windows",
+    "windows_text",
+    "windows_html",
+    "show_windows",
+    "context_token_lengths",
+    "answer_positions",
+    "plot_dataset_shape",
+    "plot_candidates",
+]
+
 # Colours: answer (green), overlap with the previous window (grey), (0, 0) windows (red border).
 ANSWER_BG = "#b7f0b1"
 ANSWER_OUTSIDE_BG = "#f6e27a"

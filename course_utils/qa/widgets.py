@@ -11,6 +11,13 @@ from typing import Any
 from ..viz import widgets_available
 from .viz import example_windows, windows_html, windows_text
 
+__all__ = [
+    "window_explorer",
+    "answer_html",
+    "answer_text",
+    "qa_box",
+]
+
 
 def window_explorer(tokenizer: Any, example: dict, max_length: int = 100, stride: int = 50,
                     interactive: bool | None = None) -> Any:
