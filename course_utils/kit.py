@@ -16,9 +16,9 @@ Resolving for another platform: ``pip download --platform`` picks wheels for the
 evaluates the dependencies' environment markers (``sys_platform == "win32"``) on the machine it runs
 on (pip issues #4304, #6117): from Linux it would follow torch's CUDA dependencies into a macOS
 resolve and leave Windows without ``colorama``. So pip runs here with the target's marker
-environment (:data:`PLATFORMS`), and the rest is plain pip: a dry run with ``--report`` (what to
-fetch, with sha256, before anything is fetched), then ``pip download --no-deps`` of exactly those
-files with their hashes pinned.
+environment (:data:`PLATFORMS`), and the rest is plain pip: a dry run with ``--report`` (which
+files, their sha256 and size, said before the kit is written), then ``pip download --no-deps`` of
+exactly those files with their hashes pinned.
 
 This module needs nothing beyond the standard library, so ``check`` runs on a fresh machine's
 Python before any package is installed.
@@ -156,8 +156,10 @@ def resolve_wheels(platform: str, requirements: Sequence[str], python: str = PYT
                    pip_args: Sequence[str] = (), torch_index: str | None = None) -> list[Wheel]:
     """Every wheel `requirements` (pip arguments: ``-r file``, ``-c file``, specifiers) need on `platform`.
 
-    A pip dry run with ``--report``: it reads metadata only (PyPI serves it apart from the wheels),
-    so nothing big is downloaded. Fails when the resolved torch is a CUDA build."""
+    A pip dry run with ``--report`` (file URLs, sha256, dependencies). To read the dependencies pip
+    fetches metadata, which recent pips take from the index alone where it serves it; pip 23 fetches
+    whole wheels into its cache, so :func:`download_wheels` then copies them from there.
+    Fails when the resolved torch is a CUDA build."""
     target = _platform(platform)
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"

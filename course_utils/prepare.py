@@ -58,14 +58,17 @@ def copy_galleries(dest: Path) -> Path:
 def prepare(to: str | os.PathLike, profile: str = "course", wheels: Sequence[str] = (),
             galleries: bool = False, pip_args: Sequence[str] = (), torch_index: str | None = None,
             requirements: str | os.PathLike | None = None, constraints: str | os.PathLike | None = None,
-            runs: str | os.PathLike | None = None, log=print, **overrides) -> Path:
+            runs: str | os.PathLike | None = None, build_requirements: Sequence[str] | None = None,
+            log=print, **overrides) -> Path:
     """Save every asset `profile` needs into a new folder, with a manifest.
 
     Online with ``profile="course"`` this downloads the Hub assets; with an offline profile it
     packs the bundled ones (handy to test the loading half, or to ship a fixed corpus).
     `wheels`: platforms (:data:`course_utils.kit.PLATFORMS`) to write a wheelhouse for, at the exact
-    versions of `constraints`; resolved first, so the size is said before anything is written.
+    versions of `constraints`; resolved first, so the size is said before the folder is written.
     `galleries`: also the §6 example galleries. The manifest holds every file's sha256 and size.
+    `build_requirements` (default: pyproject's [build-system]) go into the wheelhouse too, so that
+    ``pip install --no-index -e .`` can build the project.
     """
     import json
     import tempfile
@@ -82,9 +85,9 @@ def prepare(to: str | os.PathLike, profile: str = "course", wheels: Sequence[str
     constraints = Path(constraints or PROJECT_ROOT / "constraints.txt")
     plan = {}
     if wheels:
-        build = _build_requirements()
+        build = _build_requirements() if build_requirements is None else list(build_requirements)
         for name in dict.fromkeys(wheels):
-            log(f"resolving the wheels for {name} (pip reads each wheel's metadata) ...")
+            log(f"resolving the wheels for {name} (pip reads their dependencies; into its cache) ...")
             plan[name] = kit.resolve_wheels(name, ["-r", str(requirements), "-c", str(constraints), *build],
                                             pip_args=pip_args, torch_index=torch_index)
         plan = kit.plan_sizes(plan)
