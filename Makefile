@@ -9,17 +9,21 @@ NBDIR   := build/nb-ci
 
 .PHONY: setup course test lab bench lock clean
 
+# WHEELS=DIR: install from a workshop kit (python -m course_utils.prepare), no network: checked first.
+PIPFROM := $(if $(WHEELS),--no-index --find-links $(abspath $(WHEELS))/wheels)
+
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
+	$(if $(WHEELS),$(PY) -m course_utils.prepare check $(WHEELS) --platform this --constraints constraints.txt)
 	test -x $(VPY) || $(PY) -m venv $(VENV)
-	$(VPY) -m pip install -q -r requirements.txt -c constraints.txt
-	$(VPY) -m pip install -q --no-deps -e .
+	$(VPY) -m pip install -q $(PIPFROM) -r requirements.txt -c constraints.txt
+	$(VPY) -m pip install -q $(PIPFROM) --no-deps -e .
 	touch $@
 
 setup: $(VENV)/.installed
 
 ## make course: execute every notebook in order on the offline workshop profile -> runs/<timestamp>/
 course: setup
-	$(VPY) -m course_utils.run --profile $(PROFILE)
+	$(VPY) -m course_utils.run --profile $(PROFILE) $(if $(ASSETS),--assets $(ASSETS))
 
 ## make test: unit tests + every notebook with the ci profile under nbval
 test: setup

@@ -259,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         declared = set().union(*(notebook_parameters(nb) for nb in notebooks))
         for name, path in prepared_sources(args.assets).items():
-            if name in declared:
+            if name in declared or name in profile_knobs():  # a knob (clm_galleries) reaches every notebook
                 user_params.setdefault(name, path)
     # Profile knobs also go to every kernel through the environment (not with --prepare-only:
     # nothing executes here, so only what the notebooks declare can be injected).
