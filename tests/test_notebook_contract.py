@@ -35,6 +35,7 @@ NOT_FOR_NOTEBOOKS = {
     "course_utils.assets.prepared_sources": "used by the runner's --assets option",
     "course_utils.profiles.profile_knobs": "used by the runner to hand -p knobs to every notebook",
     "course_utils.settings": "the typed knobs, which notebooks reach as cfg.clm / cfg.qa",
+    "course_utils.kit": "the workshop kit behind python -m course_utils.prepare prepare --wheels / check",
     "course_utils.platforms.badges": "written into every notebook's first cell by tools/update_headers.py",
 }
 
@@ -193,3 +194,33 @@ def test_every_public_helper_is_used_by_a_notebook() -> None:
                 frontier |= identifiers(ast.unparse(helpers[qual])) - {name}
     unused = sorted(set(helpers) - reached)
     assert not unused, f"public helpers no notebook uses (use them, make them private, or explain): {unused}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_what_a_notebook_shows_fits_in_a_head(path: Path) -> None:
+    """Issue 13: nothing a notebook passes to show_source from course_utils is longer than 60 lines
+    (the course's loop is about 40); longer code becomes small named helpers shown on their own."""
+    import inspect
+
+    names: dict[str, str] = {}  # name in the notebook -> "module:attribute"
+    shown: list[ast.expr] = []
+    for source in cells(path):
+        tree = ast.parse(code_without_magics(source))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("course_utils"):
+                for alias in node.names:
+                    names[alias.asname or alias.name] = f"{node.module}:{alias.name}"
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "show_source":
+                shown.extend(node.args)
+
+    for arg in shown:
+        parts = ast.unparse(arg).split(".")
+        if parts[0] not in names:
+            continue  # a library's own code (e.g. transformers' pipeline), shown as the course's reference
+        module, attr = names[parts[0]].split(":")
+        obj = getattr(importlib.import_module(module), attr, None) or importlib.import_module(f"{module}.{attr}")
+        for part in parts[1:]:
+            obj = getattr(obj, part)
+        lines = len(inspect.getsource(obj).splitlines())
+        assert lines <= 60, f"{path.name} shows {ast.unparse(arg)}: {lines} lines (at most 60)"
+

@@ -322,8 +322,12 @@ def examples_script(source: str) -> str | None:
         if code:
             header = f"# {name}: {summary}" if summary else f"# {name}"
             blocks.append(header + "\n" + "\n".join(code))
-    if not blocks:
-        return None
+    return _with_imports(imports, blocks) if blocks else None
+
+
+def _with_imports(imports: dict[str, None], blocks: list[str]) -> str:
+    """The blocks under their hoisted imports, plus ``import pandas as pd`` & co. for the aliases
+    the examples use without importing them."""
     body = "\n\n".join(blocks)
     for alias, statement in _ALIASES.items():
         if re.search(rf"(?<![\w.]){alias}\.", body) and statement not in imports:

@@ -148,6 +148,18 @@ def first_line(text: str) -> str:
     return ""
 
 
+def _fit_prompt(tok: Any, prompt: str, max_new_tokens: int, n_positions: int | None) -> tuple[str, int]:
+    """The prompt and its length in tokens, cut from the front when prompt + new tokens would not
+    fit: a GPT-2 has no position beyond ``n_positions``; the end of the prompt is nearest the answer."""
+    prompt_ids = tok(prompt)["input_ids"]
+    if n_positions is None or len(prompt_ids) + max_new_tokens <= n_positions:
+        return prompt, len(prompt_ids)
+    keep = n_positions - max_new_tokens
+    if keep < 1:
+        raise ValueError(f"max_new_tokens={max_new_tokens} leaves no room for the prompt in n_positions={n_positions}")
+    return tok.decode(prompt_ids[-keep:]), keep
+
+
 def complete(
     pipe: Any,
     prompt: str,
@@ -170,7 +182,7 @@ def complete(
     ``penalize_prompt`` (transformers' own behaviour: the prompt's tokens are penalised too).
     """
     import torch
-    from transformers import StoppingCriteriaList
+    from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor, StoppingCriteriaList
 
     if not isinstance(prompt, str) or not prompt:
         raise ValueError("prompt must be a non-empty string")
@@ -192,18 +204,7 @@ def complete(
         kwargs.update(do_sample=True, temperature=float(temperature), top_k=int(top_k))
     else:
         kwargs.update(do_sample=False)
-    prompt_ids = tok(prompt)["input_ids"]
-    n_positions = getattr(pipe.model.config, "n_positions", None)
-    if n_positions is not None and len(prompt_ids) + max_new_tokens > n_positions:
-        keep = n_positions - int(max_new_tokens)
-        if keep < 1:
-            raise ValueError(f"max_new_tokens={max_new_tokens} leaves no room for the prompt in n_positions={n_positions}")
-        # A GPT-2 has no position beyond n_positions: keep the end of the prompt, nearest the answer.
-        prompt = tok.decode(prompt_ids[-keep:])
-        prompt_ids = prompt_ids[-keep:]
-    from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
-
-    prompt_len = len(prompt_ids)
+    prompt, prompt_len = _fit_prompt(tok, prompt, int(max_new_tokens), getattr(pipe.model.config, "n_positions", None))
     processors = LogitsProcessorList()
     if not penalize_prompt and repetition_penalty != 1.0:
         processors.append(RepetitionPenaltyLogitsProcessor(float(repetition_penalty), prompt_ignore_length=prompt_len))
