@@ -38,6 +38,8 @@ BENCHMARKS: tuple[str, ...] = (
     "qa_metric",
     "clm_chunking",
     "train_throughput",
+    "precision_probe",
+    "compile_step",
     "gpu_training",
     "reported",
 )
@@ -112,8 +114,10 @@ def ratio(reference_s: float | None, ours_s: float | None) -> float | None:
     return round(reference_s / ours_s, 3)
 
 
-def machine_info() -> dict[str, Any]:
-    """What the numbers were measured on (they mean little without it)."""
+def machine_info(peaks: bool = True) -> dict[str, Any]:
+    """What the numbers were measured on (they mean little without it): the CPU model and the flags
+    that decide bf16 speed (AMX, AVX-512 BF16, AVX2), library versions, the load, and (`peaks`)
+    the fp32 and bf16 matmul peaks measured now, which every MFU figure is relative to."""
     info: dict[str, Any] = {
         "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "hostname": platform.node(),
@@ -137,6 +141,16 @@ def machine_info() -> dict[str, Any]:
         except ImportError:  # pragma: no cover
             pass
     try:
+        from course_utils.precision import cpu_flags
+
+        info["cpu_flags"] = cpu_flags()
+    except ImportError:  # pragma: no cover - torch is a hard dependency
+        info["cpu_flags"] = None
+    if peaks:
+        from ._inputs import matmul_peaks
+
+        info["matmul_peak_gflops"] = matmul_peaks()
+    try:
         info["load_avg_1min"] = round(os.getloadavg()[0], 2)
     except OSError:  # pragma: no cover
         pass
@@ -144,13 +158,9 @@ def machine_info() -> dict[str, Any]:
 
 
 def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    from course_utils.precision import cpu_model
+
+    return cpu_model()
 
 
 REQUIRED_KEYS = ("name", "settings", "reference_s", "ours_s", "ratio", "identical")

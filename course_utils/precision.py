@@ -281,10 +281,10 @@ def probe_cpu_precision(shapes: Iterable[Sequence[int]] | None = None, *,
     if any(min(t) <= 0 for t in times.values()):
         raise ValueError(f"the probe's timer must return positive seconds, got {times!r}")
     flops = product_flops(shapes)
-    gflops = {m: round(flops / min(t) / 1e9, 1) for m, t in times.items()}
+    rates = {m: flops / min(t) / 1e9 for m, t in times.items()}
     spread = {m: round(max(t) / min(t), 2) for m, t in times.items()}
     trains = {m: check(m) for m in CPU_CANDIDATES}
-    return ProbeResult(choice=choose(gflops, trains), gflops=gflops, trains=trains, spread=spread,
+    return ProbeResult(choice=choose(rates, trains), gflops={m: round(r, 3) for m, r in rates.items()}, trains=trains, spread=spread,
                        seconds=round(time.perf_counter() - start, 3), shapes=[list(s) for s in shapes])
 
 

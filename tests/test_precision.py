@@ -55,7 +55,7 @@ def test_probe_picks_bf16_when_it_is_faster_and_trains():
     r = precision.probe_cpu_precision(SHAPES, timer=fake_timer({"no": [0.002, 0.001, 0.0012], "bf16": [0.0006, 0.0005, 0.0005]}),
                                       check=lambda mode: True)
     assert r.choice == "bf16"
-    assert r.gflops == {"no": round(FLOPS / 0.001 / 1e9, 1), "bf16": round(FLOPS / 0.0005 / 1e9, 1)}  # best round counts
+    assert r.gflops == {"no": round(FLOPS / 0.001 / 1e9, 3), "bf16": round(FLOPS / 0.0005 / 1e9, 3)}  # best round counts
     assert r.spread == {"no": 2.0, "bf16": 1.2} and not r.steady  # a 2x spread in fp32: a busy machine
     assert r.shapes == [[256, 1024], [1024, 256]]
     assert "bf16 autocast" in r.summary() and "bf16/fp32 2.00x" in r.summary()
