@@ -107,6 +107,19 @@ def best_of_pair(reference: Callable[[], Any], ours: Callable[[], Any], ref_repe
     return stats["reference"], stats["ours"]
 
 
+def paired_ratios(reference_times: list[float], ours_times: list[float]) -> dict[str, float | int]:
+    """Round-by-round reference / ours of interleaved timings, as median and spread: a short row
+    (well under a second of work) moves by tens of percent between runs on a shared machine, so one
+    ratio is noise; the median of paired rounds with its min and max says how far to trust it."""
+    import statistics
+
+    pairs = [r / o for r, o in zip(reference_times, ours_times) if o > 0]
+    if not pairs:
+        raise ValueError(f"no paired rounds to compare: {reference_times!r} vs {ours_times!r}")
+    return {"ratio_median": round(statistics.median(pairs), 3), "ratio_min": round(min(pairs), 3),
+            "ratio_max": round(max(pairs), 3), "rounds": len(pairs)}
+
+
 def ratio(reference_s: float | None, ours_s: float | None) -> float | None:
     """reference / ours (how many times faster ours is); None when either is missing."""
     if not reference_s or not ours_s:

@@ -262,3 +262,12 @@ def test_machine_line_names_cpu_flags_and_peaks():
                                                 "bf16": {"best": 400.0, "median": 390.0, "spread": 1.05}}})
     assert line.startswith("AMD EPYC (no AMX, AVX-512 BF16, AVX2), 2 cores")
     assert "fp32 matmul peak 190 GFLOP/s (median 180, spread 1.10x)" in line and "bf16 matmul peak 400" in line
+
+
+def test_paired_ratios_give_median_and_spread():
+    from benchmarks import paired_ratios
+
+    assert paired_ratios([1.0, 1.2, 0.9], [1.0, 1.0, 1.0]) == {"ratio_median": 1.0, "ratio_min": 0.9, "ratio_max": 1.2,
+                                                               "rounds": 3}
+    with pytest.raises(ValueError, match="no paired rounds"):
+        paired_ratios([], [])
