@@ -267,3 +267,18 @@ def test_auto_on_a_t4_is_fp16_not_emulated_bf16(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
     assert resolve_mixed_precision("auto") == "fp16"
+
+
+def test_the_ci_profile_never_probes(monkeypatch):
+    """CI is deterministic: its fp32 setting and default attention never ask the probe."""
+    from course_utils.profiles import get_profile
+
+    def no_probe(shapes=None):
+        raise AssertionError("the ci profile must not probe the CPU")
+
+    monkeypatch.setattr(precision, "cpu_precision_choice", no_probe)
+    ci = get_profile("ci")
+    for track in (ci.clm, ci.qa):
+        assert resolve_mixed_precision(track["mixed_precision"]) == "no"
+        assert precision.attention_implementation(track["attn_implementation"], track["mixed_precision"]) is None
+        assert trainer_precision_kwargs(track["mixed_precision"]) == {"fp16": False, "bf16": False}
