@@ -196,5 +196,6 @@ if __name__ == "__main__":  # one model/precision at a time keeps each locked ru
     parser.add_argument("--precision", choices=("no", "bf16"), action="append")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    for row in run(args.quick, only=tuple(args.model or ("gpt2", "qa")), precisions=tuple(args.precision or ("no", "bf16"))):
-        print(json.dumps(row, default=str))
+    for model in args.model or ("gpt2", "qa"):
+        for mixed in args.precision or ("no", "bf16"):  # each row printed as soon as it is measured
+            print(json.dumps(run(args.quick, only=(model,), precisions=(mixed,))[0], default=str), flush=True)
