@@ -38,6 +38,8 @@ BENCHMARKS: tuple[str, ...] = (
     "qa_metric",
     "clm_chunking",
     "train_throughput",
+    "precision_probe",
+    "compile_step",
     "gpu_training",
     "reported",
 )
@@ -105,6 +107,19 @@ def best_of_pair(reference: Callable[[], Any], ours: Callable[[], Any], ref_repe
     return stats["reference"], stats["ours"]
 
 
+def paired_ratios(reference_times: list[float], ours_times: list[float]) -> dict[str, float | int]:
+    """Round-by-round reference / ours of interleaved timings, as median and spread: a short row
+    (well under a second of work) moves by tens of percent between runs on a shared machine, so one
+    ratio is noise; the median of paired rounds with its min and max says how far to trust it."""
+    import statistics
+
+    pairs = [r / o for r, o in zip(reference_times, ours_times) if o > 0]
+    if not pairs:
+        raise ValueError(f"no paired rounds to compare: {reference_times!r} vs {ours_times!r}")
+    return {"ratio_median": round(statistics.median(pairs), 3), "ratio_min": round(min(pairs), 3),
+            "ratio_max": round(max(pairs), 3), "rounds": len(pairs)}
+
+
 def ratio(reference_s: float | None, ours_s: float | None) -> float | None:
     """reference / ours (how many times faster ours is); None when either is missing."""
     if not reference_s or not ours_s:
@@ -112,8 +127,10 @@ def ratio(reference_s: float | None, ours_s: float | None) -> float | None:
     return round(reference_s / ours_s, 3)
 
 
-def machine_info() -> dict[str, Any]:
-    """What the numbers were measured on (they mean little without it)."""
+def machine_info(peaks: bool = True) -> dict[str, Any]:
+    """What the numbers were measured on (they mean little without it): the CPU model and the flags
+    that decide bf16 speed (AMX, AVX-512 BF16, AVX2), library versions, the load, and (`peaks`)
+    the fp32 and bf16 matmul peaks measured now, which every MFU figure is relative to."""
     info: dict[str, Any] = {
         "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "hostname": platform.node(),
@@ -137,6 +154,16 @@ def machine_info() -> dict[str, Any]:
         except ImportError:  # pragma: no cover
             pass
     try:
+        from course_utils.precision import cpu_flags
+
+        info["cpu_flags"] = cpu_flags()
+    except ImportError:  # pragma: no cover - torch is a hard dependency
+        info["cpu_flags"] = None
+    if peaks:
+        from ._inputs import matmul_peaks
+
+        info["matmul_peak_gflops"] = matmul_peaks()
+    try:
         info["load_avg_1min"] = round(os.getloadavg()[0], 2)
     except OSError:  # pragma: no cover
         pass
@@ -144,13 +171,9 @@ def machine_info() -> dict[str, Any]:
 
 
 def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    from course_utils.precision import cpu_model
+
+    return cpu_model()
 
 
 REQUIRED_KEYS = ("name", "settings", "reference_s", "ours_s", "ratio", "identical")

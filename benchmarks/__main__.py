@@ -70,6 +70,20 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def machine_line(machine: dict[str, Any]) -> str:
+    """The machine in one line, for the table's head: CPU model, its bf16-relevant flags, cores,
+    and the matmul peaks MFU is measured against."""
+    flags = machine.get("cpu_flags") or {}
+    named = ", ".join(f"{'' if on else 'no '}{label}" for key, label in (("amx", "AMX"), ("avx512_bf16", "AVX-512 BF16"),
+                                                                       ("avx2", "AVX2")) if (on := flags.get(key)) is not None)
+    peaks = machine.get("matmul_peak_gflops") or {}
+    peak = "; ".join(f"{k} matmul peak {v['best']:.0f} GFLOP/s (median {v['median']:.0f}, spread {v['spread']:.2f}x)"
+                     for k, v in peaks.items())
+    return (f"{machine.get('cpu_model', 'unknown CPU')} ({named or 'flags unknown'}), {machine.get('cpu_affinity')} cores, "
+            f"torch {machine.get('torch')} {machine.get('torch_threads')} threads, load {machine.get('load_avg_1min')}"
+            + (f"; {peak}" if peak else ""))
+
+
 def run_one(module_name: str, quick: bool) -> list[dict[str, Any]]:
     """Run one benchmark module; a skip or a crash becomes a row instead of stopping the others."""
     from . import Skipped
@@ -118,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     folder = new_bench_dir(Path(args.out))
     machine = machine_info()
     print(f"benchmarks -> {folder}  ({'quick' if args.quick else 'full'}; "
-          f"{machine['cpu_count']} CPUs, torch threads {machine.get('torch_threads')})", flush=True)
+          f"{machine['cpu_count']} CPUs, torch threads {machine.get('torch_threads')})\n  {machine_line(machine)}", flush=True)
     rows: list[dict[str, Any]] = []
     total = time.perf_counter()
     for name in selected:
@@ -131,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             path.write_text(json.dumps(row, indent=1, default=str))
             status = row.get("skipped") and "skipped" or row.get("error") and "ERROR" or "done"
             print(f"    {row['name']}: {status} ({row['wall_s']} s)", flush=True)
-    table = format_table(rows)
+    table = machine_line(machine) + "\n\n" + format_table(rows)
     summary = {"quick": args.quick, "machine": machine, "total_s": round(time.perf_counter() - total, 1),
                "results": [r["name"] for r in rows], "table": table}
     (folder / "summary.json").write_text(json.dumps(summary, indent=1, default=str))

@@ -93,6 +93,21 @@ def matmul_peak_gflops(n: int = 1024, repeat: int = 5, dtype: str = "float32") -
     return 2 * n**3 / best / 1e9
 
 
+def matmul_peaks(n: int = 1024, rounds: int = 5) -> dict[str, dict[str, float]]:
+    """The fp32 and bf16 matmul ceilings of this CPU, each measured `rounds` times (interleaved, so
+    a burst of load from another job hits both): ``{"fp32"|"bf16": {"best", "median", "min",
+    "spread"}}`` in GFLOP/s, ``spread`` = best / slowest round. MFU is taken against ``best`` of the
+    precision a row trained in (bf16 is 8x fp32 with AMX, ~2x with AVX-512 BF16, slower without)."""
+    import statistics
+
+    got: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    for _ in range(rounds):
+        got["fp32"].append(matmul_peak_gflops(n, repeat=1, dtype="float32"))
+        got["bf16"].append(matmul_peak_gflops(n, repeat=1, dtype="bfloat16"))
+    return {k: {"best": round(max(v), 1), "median": round(statistics.median(v), 1), "min": round(min(v), 1),
+                "spread": round(max(v) / min(v), 2)} for k, v in got.items()}
+
+
 @functools.lru_cache(maxsize=None)
 def clm_corpus_and_tokenizer(quick: bool = False, tiny: bool = False):
     """The bundled code corpus (``DatasetDict(train, valid)``) and a byte-level BPE trained on its

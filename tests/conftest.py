@@ -1,7 +1,10 @@
 """Shared test fixtures."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,11 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HOME", str(ROOT / ".cache" / "huggingface"))
+# mixed_precision="auto" on a CPU probes the machine and caches the decision: never in the user's
+# ~/.cache from a test run (set before any test imports course_utils; subprocesses inherit it).
+_PRECISION_DIR = tempfile.mkdtemp(prefix="course-tests-precision-")
+atexit.register(shutil.rmtree, _PRECISION_DIR, ignore_errors=True)
+os.environ["COURSE_PRECISION_CACHE"] = str(Path(_PRECISION_DIR) / "precision.json")
 
 
 @pytest.fixture(scope="session")

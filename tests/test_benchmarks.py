@@ -94,6 +94,9 @@ def test_main_writes_json_per_benchmark_and_table(tmp_path, capsys, monkeypatch)
     assert "summary.json" in names and "learning_quality.json" in names and "ci_cost.json" in names
     row = json.loads((folder / "learning_quality.json").read_text())
     assert row["machine"]["cpu_count"] >= 1 and "torch_threads" in row["machine"] and "date" in row["machine"]
+    assert set(row["machine"]["cpu_flags"]) == {"amx", "avx512_bf16", "avx2"}
+    peaks = row["machine"]["matmul_peak_gflops"]
+    assert set(peaks) == {"fp32", "bf16"} and all(p["best"] >= p["median"] >= p["min"] > 0 for p in peaks.values())
     out = capsys.readouterr().out
     assert "learning_quality" in out and (folder / "table.txt").exists()
 
@@ -231,3 +234,40 @@ def test_gpu_training_tiny_on_cpu_and_skip_without_cuda():
     if not torch.cuda.is_available():
         with pytest.raises(Skipped, match="no CUDA device"):
             gpu_training.run(quick=True)
+
+
+def test_precision_probe_tiny_reports_choice_and_speeds():
+    row = _run_tiny("precision_probe")
+    _check(row)
+    assert row["choice"] in ("no", "bf16") and row["identical"] in (True, False)
+    assert len(row["seconds_each"]) == 2 and set(row["gflops_median"]) == {"no", "bf16"}
+
+
+def test_compile_payback_arithmetic():
+    from benchmarks.compile_step import payback
+
+    # eager 1.0 s/step, compiled 0.8 s; two warm-up steps took 31 s: 29 s of compiling.
+    compile_s, even, steps, net = payback(1.0, 0.8, [30.0, 1.0], budget_s=600)
+    assert compile_s == pytest.approx(29.0) and even == pytest.approx(145.0) and steps == 600
+    assert net == pytest.approx(0.2 * 600 - 29.0)
+    assert payback(1.0, 1.1, [20.0], budget_s=600)[1] is None  # slower compiled: never pays back
+
+
+def test_machine_line_names_cpu_flags_and_peaks():
+    from benchmarks.__main__ import machine_line
+
+    line = machine_line({"cpu_model": "AMD EPYC", "cpu_flags": {"amx": False, "avx512_bf16": True, "avx2": True},
+                         "cpu_affinity": 2, "torch": "2.13", "torch_threads": 2, "load_avg_1min": 1.5,
+                         "matmul_peak_gflops": {"fp32": {"best": 190.0, "median": 180.0, "spread": 1.1},
+                                                "bf16": {"best": 400.0, "median": 390.0, "spread": 1.05}}})
+    assert line.startswith("AMD EPYC (no AMX, AVX-512 BF16, AVX2), 2 cores")
+    assert "fp32 matmul peak 190 GFLOP/s (median 180, spread 1.10x)" in line and "bf16 matmul peak 400" in line
+
+
+def test_paired_ratios_give_median_and_spread():
+    from benchmarks import paired_ratios
+
+    assert paired_ratios([1.0, 1.2, 0.9], [1.0, 1.0, 1.0]) == {"ratio_median": 1.0, "ratio_min": 0.9, "ratio_max": 1.2,
+                                                               "rounds": 3}
+    with pytest.raises(ValueError, match="no paired rounds"):
+        paired_ratios([], [])

@@ -33,7 +33,7 @@ def test_training_arguments_follow_profile(tmp_path, monkeypatch):
     from course_utils.clm.loop import training_arguments
     from course_utils.profiles import get_profile
 
-    monkeypatch.setattr(precision, "cpu_has_amx", lambda: False)  # a CPU without AMX: fp32
+    monkeypatch.setattr(precision, "cpu_precision_choice", lambda shapes=None: "no")  # a CPU where the probe finds fp32 fastest
 
     cfg = get_profile("course")
     args = training_arguments(cfg, tmp_path)
@@ -41,9 +41,9 @@ def test_training_arguments_follow_profile(tmp_path, monkeypatch):
     assert args.lr_scheduler_type == "cosine" and args.learning_rate == 5e-4
     assert args.weight_decay == 0.1 and args.warmup_steps == 1000 and args.gradient_accumulation_steps == 8
     assert args.per_device_train_batch_size == 32
-    assert not args.fp16 and not args.bf16  # no GPU, no AMX: full precision, never fp16 on a CPU
+    assert not args.fp16 and not args.bf16  # no GPU, fp32 measured fastest: full precision, never fp16 on a CPU
     assert args.push_to_hub is False and args.report_to in ([], "none", ["none"])
-    monkeypatch.setattr(precision, "cpu_has_amx", lambda: True)  # an AMX CPU: bf16 autocast
+    monkeypatch.setattr(precision, "cpu_precision_choice", lambda shapes=None: "bf16")  # a CPU where bf16 autocast measured faster
     assert training_arguments(cfg.clm, tmp_path).bf16 is True
     assert training_arguments(replace(cfg.clm, mixed_precision="no"), tmp_path).bf16 is False
     if not torch.cuda.is_available():

@@ -102,10 +102,10 @@ def test_profile_sizes_are_used(monkeypatch):
     assert (config.n_layer, config.n_embd, config.n_head) == (cfg.clm.n_layer, cfg.clm.n_embd, cfg.clm.n_head)
     assert config.n_positions == cfg.clm.context_length
     if not torch.cuda.is_available():
-        monkeypatch.setattr(precision, "cpu_has_amx", lambda: True)
+        monkeypatch.setattr(precision, "cpu_precision_choice", lambda shapes=None: "bf16")
         assert cfg.clm.attn_implementation == "auto"
         assert make_config(tiny_tokenizer(), cfg)._attn_implementation == "eager"  # bf16 on a CPU
-        monkeypatch.setattr(precision, "cpu_has_amx", lambda: False)
+        monkeypatch.setattr(precision, "cpu_precision_choice", lambda shapes=None: "no")
         assert make_config(tiny_tokenizer(), cfg)._attn_implementation != "eager"  # fp32: sdpa
 
 

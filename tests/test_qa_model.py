@@ -67,10 +67,10 @@ def test_model_options_take_the_profile_knobs(monkeypatch):
     from course_utils.profiles import get_profile
     from course_utils.qa.model import model_options
 
-    monkeypatch.setattr(precision, "cpu_has_amx", lambda: True)  # bf16 on this CPU: eager attention
+    monkeypatch.setattr(precision, "cpu_precision_choice", lambda shapes=None: "bf16")  # bf16 on this CPU: eager attention
     opts = model_options(get_profile("workshop").qa)
     assert opts == {"dropout": 0.1, "attention_dropout": 0.0, "freeze_embeddings": True, "attn_implementation": "eager"}
-    monkeypatch.setattr(precision, "cpu_has_amx", lambda: False)  # fp32: the default (sdpa)
+    monkeypatch.setattr(precision, "cpu_precision_choice", lambda shapes=None: "no")  # fp32: the default (sdpa)
     assert model_options(get_profile("workshop").qa)["attn_implementation"] is None
     assert model_options(get_profile("course").qa)["freeze_embeddings"] is False
 
