@@ -279,6 +279,6 @@ def test_the_ci_profile_never_probes(monkeypatch):
     monkeypatch.setattr(precision, "cpu_precision_choice", no_probe)
     ci = get_profile("ci")
     for track in (ci.clm, ci.qa):
-        assert resolve_mixed_precision(track["mixed_precision"]) == "no"
-        assert precision.attention_implementation(track["attn_implementation"], track["mixed_precision"]) is None
-        assert trainer_precision_kwargs(track["mixed_precision"]) == {"fp16": False, "bf16": False}
+        assert resolve_mixed_precision(track.mixed_precision) == "no"
+        assert precision.attention_implementation(track.attn_implementation, track.mixed_precision) is None
+        assert trainer_precision_kwargs(track.mixed_precision) == {"fp16": False, "bf16": False}
