@@ -7,7 +7,7 @@ VPY     := $(VENV)/bin/python
 PROFILE ?= workshop
 NBDIR   := build/nb-ci
 
-.PHONY: setup course test lab bench lock clean
+.PHONY: setup course test lab bench book lock clean
 
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	test -x $(VPY) || $(PY) -m venv $(VENV)
@@ -32,6 +32,10 @@ lab: setup
 
 bench: setup
 	$(VPY) -m benchmarks
+
+## make book: the newest run of make course (or RUN=runs/<timestamp>) as a static site -> runs/<ts>/book/index.html
+book: setup
+	$(VPY) -m course_utils.book $(if $(RUN),--run $(RUN))
 
 ## make lock: refresh constraints.txt (the exact versions CI installs) from the current venv
 lock: setup
