@@ -27,8 +27,9 @@ test: setup
 	$(VPY) -m course_utils.run --profile ci --prepare-only --notebook-dir solutions --output-dir build/nb-ci-solutions
 	$(VPY) -m pytest tests $(NBDIR) build/nb-ci-solutions --nbval-lax --nbval-current-env -p no:cacheprovider
 
+# As root (a Docker or CI container) JupyterLab refuses to start without --allow-root.
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks
+	$(VENV)/bin/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: setup
 	$(VPY) -m benchmarks

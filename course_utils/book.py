@@ -15,6 +15,7 @@ drawn from local files so the book also reads offline.
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import re
 import shutil
@@ -98,7 +99,8 @@ def _cell(text: Any) -> str:
 
 
 def summary_page(run: Path, summary: dict[str, Any], titles: dict[str, str]) -> str:
-    """The landing page (MyST markdown): what ran where, how long, what it measured; the course map."""
+    """The landing page (MyST markdown): what ran where, how long, what it measured; the course map
+    (the notebooks' titles) as its table of contents."""
     notebooks = summary.get("notebooks", [])
     total = sum(float(n.get("seconds") or 0) for n in notebooks)
     ok = sum(n.get("status") == "ok" for n in notebooks)
@@ -111,10 +113,10 @@ def summary_page(run: Path, summary: dict[str, Any], titles: dict[str, str]) -> 
              "| notebook | status | seconds | key metrics |", "|---|---|---:|---|"]
     for n in notebooks:
         name = n["notebook"]
-        link = f"[{_cell(titles[name])}]({name})" if name in titles else _cell(name)
-        metrics = ", ".join(f"{k}={v}" for k, v in (n.get("metrics") or {}).items())
-        detail = metrics or (n.get("error") or "")[:120]
-        lines.append(f"| {link} | {_cell(n.get('status', '?'))} | {float(n.get('seconds') or 0):.1f} | {_cell(detail)} |")
+        link = f"[{Path(name).stem}]({name})" if name in titles else _cell(Path(name).stem)
+        metrics = "<br>".join(html.escape(f"{_cell(k)}={_cell(v)}") for k, v in (n.get("metrics") or {}).items())  # one per line
+        detail = metrics or _cell((n.get("error") or "")[:120])
+        lines.append(f"| {link} | {_cell(n.get('status', '?'))} | {float(n.get('seconds') or 0):.1f} | {detail} |")
     machine = summary.get("machine") or {}
     lines += ["", "## The machine", ""]
     if machine:

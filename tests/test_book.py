@@ -70,7 +70,8 @@ def test_book_renders_the_run_as_executed(tmp_path: Path) -> None:
     assert "11.8" in index and "clm_trainer_perplexity=29.3" in index and "not run" in index
     assert "AMD EPYC" in index and "clm_max_steps" in index
     assert "the run did not finish" in index
-    assert index.index("03 · A GPT-2 from a config") < index.index("06 · Preparing the data")
+    assert index.index("03 · A GPT-2 from a config") < index.index("06 · Preparing the data")  # toc
+    assert index.index(">03_clm_model_and_trainer<") < index.index(">06_qa_preparing_data<")  # table
     assert "§6 Training a causal language model" in index and "§7 Question answering" in index
     page = (run / "book" / "06_qa_preparing_data.html").read_text()
     assert "1234.5 recorded by the run" in page  # what the run printed, not a new time.time()
@@ -125,5 +126,5 @@ def test_titles_and_landing_page_escape_table_cells() -> None:
     page = summary_page(Path("r"), {"profile": "ci", "finished": True, "notebooks": [
         {"notebook": "01_clm_a.ipynb", "status": "failed", "seconds": 1, "error": "ValueError: a | b"}]},
         {"01_clm_a.ipynb": "01 · Title | with a bar"})
-    assert "[01 · Title \\| with a bar](01_clm_a.ipynb)" in page
+    assert "[01_clm_a](01_clm_a.ipynb)" in page and "01_clm_a" in page.split("toctree")[1]
     assert "ValueError: a \\| b" in page and "0 of 1 notebooks ok" in page
