@@ -27,6 +27,7 @@ from io import StringIO
 from pathlib import Path
 from typing import Any, Sequence
 
+from .platforms import COLAB_BADGE, KAGGLE_BADGE, badges
 from .profiles import PROJECT_ROOT
 
 __all__ = ["BookError", "Book", "latest_run", "notebook_title", "summary_page", "build_book", "main"]
@@ -35,11 +36,7 @@ BOOK_MARKER = ".book-by-course-utils"
 TRACKS = (("_clm_", "§6 Training a causal language model from scratch"),
           ("_qa_", "§7 Question answering"))
 # The badges' images on the web, replaced by the book's local copies (the links stay).
-BADGES = {
-    "https://colab.research.google.com/assets/colab-badge.svg": "colab-badge.svg",
-    "https://kaggle.com/static/images/open-in-kaggle.svg": "kaggle-badge.svg",
-}
-COLAB_URL = "https://colab.research.google.com/github/nlp-course-companion/nlp-course-companion/blob/main/notebooks/{}"
+BADGES = {COLAB_BADGE: "colab-badge.svg", KAGGLE_BADGE: "kaggle-badge.svg"}
 BADGE_SVG = """<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="20" role="img" aria-label="{text}">
 <rect width="{width}" height="20" rx="3" fill="{color}"/>
 <text x="{mid}" y="14" fill="#fff" font-family="Verdana,DejaVu Sans,sans-serif" font-size="11" text-anchor="middle">{text}</text>
@@ -137,20 +134,18 @@ def summary_page(run: Path, summary: dict[str, Any], titles: dict[str, str]) -> 
 
 
 def _localise_badges(nb: Any, name: str) -> None:
-    """Point the badges at the book's own images; give a notebook without a Colab badge one."""
-    has_colab = False
+    """Point the badges at the book's own images; give a notebook without a Colab badge the
+    notebooks' own badge line (`platforms.badges`)."""
+    import nbformat
+
+    if not any(cell.cell_type == "markdown" and COLAB_BADGE in cell.source for cell in nb.cells):
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(badges(f"notebooks/{name}")))
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue
         for url, local in BADGES.items():
             if url in cell.source:
                 cell.source = cell.source.replace(url, f"_static/{local}")
-                has_colab |= local == "colab-badge.svg"
-    if not has_colab:
-        import nbformat
-
-        badge = f"[![Open In Colab](_static/colab-badge.svg)]({COLAB_URL.format(name)})"
-        nb.cells.insert(0, nbformat.v4.new_markdown_cell(badge))
 
 
 def _write_badges(static: Path) -> None:
