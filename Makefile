@@ -7,7 +7,7 @@ VPY     := $(VENV)/bin/python
 PROFILE ?= workshop
 NBDIR   := build/nb-ci
 
-.PHONY: setup course test lab bench lock clean
+.PHONY: setup course test lab bench book lock clean
 
 # WHEELS=DIR: install from a workshop kit (python -m course_utils.prepare), no network: checked first.
 PIPFROM := $(if $(WHEELS),--no-index --find-links $(abspath $(WHEELS))/wheels)
@@ -31,11 +31,16 @@ test: setup
 	$(VPY) -m course_utils.run --profile ci --prepare-only --notebook-dir solutions --output-dir build/nb-ci-solutions
 	$(VPY) -m pytest tests $(NBDIR) build/nb-ci-solutions --nbval-lax --nbval-current-env -p no:cacheprovider
 
+# As root (a Docker or CI container) JupyterLab refuses to start without --allow-root.
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks
+	$(VENV)/bin/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: setup
 	$(VPY) -m benchmarks
+
+## make book: the newest run of make course (or RUN=runs/<timestamp>) as a static site -> runs/<ts>/book/index.html
+book: setup
+	$(VPY) -m course_utils.book $(if $(RUN),--run $(RUN))
 
 ## make lock: refresh constraints.txt (the exact versions CI installs) from the current venv
 lock: setup

@@ -211,10 +211,43 @@ def format_table(results: Sequence[Result]) -> str:
     return "\n".join(lines)
 
 
+def machine_info() -> dict[str, Any]:
+    """What ran the notebooks (CPU, cores, GPU, library versions), for the summary and the book.
+
+    Read without importing torch: the names come from /proc, ``nvidia-smi`` and package metadata.
+    """
+    import platform
+    import subprocess
+    from importlib import metadata
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    info: dict[str, Any] = {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
+                            "python": platform.python_version()}
+    if shutil.which("nvidia-smi"):
+        try:
+            gpus = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                                  capture_output=True, text=True, timeout=10).stdout.split("\n")
+            info["gpu"] = ", ".join(g.strip() for g in gpus if g.strip()) or None
+        except (OSError, subprocess.SubprocessError):
+            pass
+    for package in ("torch", "transformers", "datasets", "accelerate"):
+        try:
+            info[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return info
+
+
 def write_summary(folder: Path, profile: str, params: dict[str, Any], results: list[Result]) -> Path:
     path = folder / "summary.json"
     payload = {
         "profile": profile,
+        "machine": machine_info(),
         "parameters": params,
         "finished": all(r.status == "ok" for r in results),
         "notebooks": [asdict(r) for r in results],

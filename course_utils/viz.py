@@ -46,9 +46,18 @@ def widgets_available() -> bool:
 
     Batch runs have a kernel but nobody to click, so they get the printed fallback: papermill
     (detected by its module), ``course_utils.run`` (it sets ``COURSE_METRICS_FILE``) and the quiet
-    ci profile (``COURSE_QUIET``).
+    ci profile (``COURSE_QUIET``). ``COURSE_WIDGETS=1`` shows the widgets in a live kernel even
+    with the ci profile (the browser tests open ci-sized notebooks in JupyterLab and click them);
+    ``COURSE_WIDGETS=0`` always prints.
     """
-    if os.environ.get("COURSE_QUIET") == "1" or os.environ.get("COURSE_METRICS_FILE") or "papermill" in sys.modules:
+    switch = os.environ.get("COURSE_WIDGETS", "")
+    if switch not in ("", "0", "1"):
+        raise ValueError(f"COURSE_WIDGETS must be 0 or 1, got {switch!r}")
+    if switch == "0":
+        return False
+    if os.environ.get("COURSE_METRICS_FILE") or "papermill" in sys.modules:
+        return False
+    if os.environ.get("COURSE_QUIET") == "1" and switch != "1":
         return False
     try:
         import ipywidgets  # noqa: F401

@@ -215,6 +215,20 @@ def test_widgets_fall_back_to_text_in_every_batch_setting(monkeypatch):
     monkeypatch.delenv("COURSE_QUIET")
     monkeypatch.setitem(sys.modules, "papermill", types.ModuleType("papermill"))
     assert not viz.widgets_available()
+    monkeypatch.delitem(sys.modules, "papermill")
+    # COURSE_WIDGETS=1: JupyterLab with the ci profile (the browser tests); never in a batch run.
+    monkeypatch.setenv("COURSE_WIDGETS", "1")
+    monkeypatch.setenv("COURSE_QUIET", "1")
+    assert viz.widgets_available()
+    monkeypatch.setenv("COURSE_METRICS_FILE", "/tmp/m.json")
+    assert not viz.widgets_available()
+    monkeypatch.delenv("COURSE_METRICS_FILE")
+    monkeypatch.setenv("COURSE_WIDGETS", "0")
+    monkeypatch.delenv("COURSE_QUIET")
+    assert not viz.widgets_available()
+    monkeypatch.setenv("COURSE_WIDGETS", "yes")
+    with pytest.raises(ValueError, match="COURSE_WIDGETS"):
+        viz.widgets_available()
 
 
 def test_batch_overrides_apply_unless_the_notebook_sets_the_knob(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,6 +27,7 @@ COLAB_PREFIX = "https://colab.research.google.com/github/nlp-course-companion/nl
 # Public names that no notebook needs to call, and why.
 NOT_FOR_NOTEBOOKS = {
     "course_utils.run": "the batch runner's CLI (make course / make test)",
+    "course_utils.book": "make book: renders a run folder (tests/test_book.py, tests/browser)",
     "course_utils.prepare.main": "CLI: python -m course_utils.prepare prepare",
     "course_utils.clm.galleries.main": "CLI: python -m course_utils.clm.galleries --to DIR (a teacher fetches once)",
     "course_utils.clm.train_accelerate": "script run by accelerate launch",

@@ -166,3 +166,16 @@ def test_profile_knobs_reach_every_notebook_declared_or_not(tmp_path: Path) -> N
     with pytest.raises(SystemExit, match="unknown parameter.*clm_exclude_tests"):
         run.main(["--profile", "ci", "--notebook-dir", str(d), "--output-dir", str(tmp_path / "r3"),
                   "--prepare-only", "-p", "clm_exclude_tests", "True"])
+
+
+def test_summary_records_the_machine(tmp_path: Path) -> None:
+    """The book's landing page shows where a run ran: CPU, cores, library versions."""
+    import os
+    from importlib import metadata
+
+    path = run.write_summary(tmp_path, "ci", {}, [run.Result("01_ok.ipynb", "ok", 1.0)])
+    machine = json.loads(path.read_text())["machine"]
+    assert machine["cores"] == os.cpu_count()
+    assert machine["torch"] == metadata.version("torch")
+    assert machine["transformers"] == metadata.version("transformers")
+    assert machine["cpu"] and machine["python"].count(".") == 2

@@ -1,0 +1,1 @@
+"""Browser tests (pytest marker ``browser``): JupyterLab and the book in headless Chromium."""
