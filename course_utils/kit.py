@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from .precision import cpu_model  # one reader of the CPU's name (stdlib only at import)
+
 __all__ = [
     "KitError", "Platform", "PLATFORMS", "Wheel", "KitReport", "MANIFEST", "WHEELS_DIR",
     "this_platform", "resolve_wheels", "plan_sizes", "download_wheels", "file_checksums",
@@ -281,20 +283,10 @@ def latest_course_seconds(runs: str | os.PathLike) -> dict | None:
     return None
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return _stdlib_platform.processor() or _stdlib_platform.machine()
-
-
 def made_on(runs: str | os.PathLike) -> dict:
     """Where the kit was made, and how long ``make course`` took there (when a finished run is known)."""
     return {"platform": this_platform() or f"{sys.platform}-{_stdlib_platform.machine()}",
-            "python": _stdlib_platform.python_version(), "cpu": _cpu_name(), "cpus": os.cpu_count(),
+            "python": _stdlib_platform.python_version(), "cpu": cpu_model(), "cpus": os.cpu_count(),
             "make_course": latest_course_seconds(runs)}
 
 

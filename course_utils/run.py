@@ -220,13 +220,9 @@ def machine_info() -> dict[str, Any]:
     import subprocess
     from importlib import metadata
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    info: dict[str, Any] = {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
+    from .precision import cpu_model
+
+    info: dict[str, Any] = {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform(),
                             "python": platform.python_version()}
     if shutil.which("nvidia-smi"):
         try:
