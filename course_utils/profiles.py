@@ -84,10 +84,12 @@ PROFILES: dict[str, dict[str, Any]] = {
             "gradient_accumulation_steps": 1,
             "learning_rate": 1e-3,  # measured: validation ppl 35 after 658 steps (a 5M model learns faster than at 5e-4)
             "warmup_steps": 50,
-            "max_steps": 1000,  # ~8 min on 2 AMX cores in bf16 (~9,000 tokens/s); about 16 min in fp32 elsewhere
+            "max_steps": 1000,  # the most: ~6 min on 2 AMX cores in bf16; 23 min in fp32 on a Zen 4 EPYC
+            "time_budget_s": 420,  # ... so the steps are fitted to 7 minutes (course_utils.budget); -p clm_max_steps N: N steps
             "eval_steps": 125, "logging_steps": 25,
             "periodic_eval_chunks": 512,  # evaluations during training on a fixed sample; the final one on all
             "accelerate_max_steps": 400,  # notebook 05 stays short; 03 shows the quality
+            "accelerate_time_budget_s": 180,  # and within 3 minutes
         },
         "qa": {
             "data_source": "bundled", "encoder_source": "bundled", "max_length": 256, "stride": 64, "num_proc": 1,
@@ -95,7 +97,9 @@ PROFILES: dict[str, dict[str, Any]] = {
             "attention_dropout": 0.0, "freeze_embeddings": True, "attn_implementation": "auto",
             "learning_rate": 1.5e-4,  # small encoder, ~900 steps: see notebook 08
             "warmup_ratio": 0.1,
-            "num_train_epochs": 8,  # ~8-9 min on 2 CPU cores with dynamic padding
+            "num_train_epochs": 8,  # the most: ~8-9 min on 2 CPU cores with dynamic padding ...
+            "time_budget_s": 360,  # ... fitted to 6 minutes (course_utils.budget); -p qa_num_train_epochs N: N epochs
+            "accelerate_time_budget_s": 180,  # notebook 09: 3 minutes
             "dynamic_padding": True,
         },
     },
@@ -180,6 +184,8 @@ def get_profile(name: str = "auto", **overrides: Any) -> Profile:
     Overrides are given as ``clm_<key>=`` / ``qa_<key>=`` (the names papermill passes), or as
     plain keys when unambiguous. ``None`` means "keep the profile's value", so a notebook's
     parameters cell can list every knob with ``None`` and only what the learner sets counts.
+    A step or epoch count given here turns the profile's time budget for that track off (unless a
+    budget is given too): what the learner asked for runs, step-based and deterministic.
     """
     if name in (None, "", "auto"):
         name = default_profile_name()
@@ -191,16 +197,19 @@ def get_profile(name: str = "auto", **overrides: Any) -> Profile:
     seed = overrides.pop("seed", None)
     offline = overrides.pop("offline", None)
     fields_of = {"clm": _field_names(ClmSettings), "qa": _field_names(QaSettings)}
+    given: dict[str, set[str]] = {track: set() for track in fields_of}
     for key, value in overrides.items():
         if value is None:
             continue
         track, sep, rest = key.partition("_")
         if sep and track in fields_of and rest in fields_of[track]:
             raw[track][rest] = value
+            given[track].add(rest)
             continue
         owners = [t for t in fields_of if key in fields_of[t]]
         if len(owners) == 1:
             raw[owners[0]][key] = value
+            given[owners[0]].add(key)
         elif len(owners) > 1:
             raise ValueError(f"parameter {key!r} is ambiguous: write clm_{key} or qa_{key}")
         else:
@@ -208,6 +217,8 @@ def get_profile(name: str = "auto", **overrides: Any) -> Profile:
             close = difflib.get_close_matches(key, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ValueError(f"unknown parameter {key!r}{hint}; known parameters: {', '.join(known)}")
+    for track in fields_of:
+        _explicit_steps_win(raw[track], given[track])
     seed = 42 if seed is None else int(seed)
     return Profile(
         name=name,
@@ -215,6 +226,19 @@ def get_profile(name: str = "auto", **overrides: Any) -> Profile:
         clm=ClmSettings(**{"seed": seed, **raw["clm"]}),
         qa=QaSettings(**{"seed": seed, **raw["qa"]}),
     )
+
+
+# Which budget a learner's own step count replaces: notebook 03/08's, and notebook 05/09's.
+_STEP_KNOBS = {"time_budget_s": ("max_steps", "num_train_epochs"),
+               "accelerate_time_budget_s": ("max_steps", "num_train_epochs", "accelerate_max_steps",
+                                            "accelerate_num_train_epochs")}
+
+
+def _explicit_steps_win(knobs: dict[str, Any], given: set[str]) -> None:
+    """Drop a profile's time budget where the learner set a step/epoch count and no budget."""
+    for budget, counts in _STEP_KNOBS.items():
+        if budget not in given and given.intersection(counts):
+            knobs[budget] = None
 
 
 def _field_names(cls: type) -> tuple[str, ...]:

@@ -52,6 +52,10 @@ class _Checked:
         if self.save_total_limit is not None and self.save_total_limit < 1:  # type: ignore[attr-defined]
             raise ValueError(f"{self._track}_save_total_limit={self.save_total_limit} must be >= 1 "  # type: ignore[attr-defined]
                              "(or None to keep every checkpoint)")
+        for name in ("time_budget_s", "accelerate_time_budget_s"):
+            budget = getattr(self, name)
+            if budget is not None and not budget > 0:
+                raise ValueError(f"{self._track}_{name}={budget} must be a number of seconds > 0 (or None: step-based)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
@@ -134,12 +138,14 @@ class ClmSettings(_Checked):
     # step 5 (notebook 05): the key-token weighted loss
     keytoken_alpha: float = knob(1.0, "weight of the key-token count in the course's loss")
     accelerate_max_steps: int | None = knob(None, "notebook 05's max_steps (None: max_steps)")
+    time_budget_s: float | None = knob(None, "notebook 03's training in seconds of wall clock: max_steps is set from a few timed steps (None: step-based)")
+    accelerate_time_budget_s: float | None = knob(None, "notebook 05's time budget in seconds (None: step-based)")
 
     def loop_settings(self) -> "ClmSettings":
-        """These settings as notebook 05's Accelerate loop runs them (its own step count, if any)."""
-        if self.accelerate_max_steps is None:
-            return self
-        return dataclasses.replace(self, max_steps=self.accelerate_max_steps)
+        """These settings as notebook 05's Accelerate loop runs them (its own step count and time
+        budget, if any)."""
+        return dataclasses.replace(self, max_steps=_either(self.accelerate_max_steps, self.max_steps),
+                                   time_budget_s=self.accelerate_time_budget_s)
 
     @property
     def checkpoint_steps(self) -> int:
@@ -184,6 +190,8 @@ class QaSettings(_Checked):
     seed: int = knob(42, "the seed of everything random")
     soup_size: int = knob(1, ">1: notebook 08 trains that many runs from one start and averages them (qa/soup.py)")
     accelerate_num_train_epochs: int | None = knob(None, "notebook 09's num_train_epochs (None: num_train_epochs)")
+    time_budget_s: float | None = knob(None, "notebook 08's training in seconds of wall clock: max_steps is set from a few timed steps (None: step-based)")
+    accelerate_time_budget_s: float | None = knob(None, "notebook 09's time budget in seconds (None: step-based)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -193,10 +201,15 @@ class QaSettings(_Checked):
             raise ValueError(f"qa_stride={self.stride} must be smaller than qa_max_length={self.max_length}")
 
     def loop_settings(self) -> "QaSettings":
-        """These settings as notebook 09's Accelerate loop runs them (its own epoch count, if any)."""
-        if self.accelerate_num_train_epochs is None:
-            return self
-        return dataclasses.replace(self, num_train_epochs=self.accelerate_num_train_epochs)
+        """These settings as notebook 09's Accelerate loop runs them (its own epoch count and time
+        budget, if any)."""
+        return dataclasses.replace(self, num_train_epochs=_either(self.accelerate_num_train_epochs, self.num_train_epochs),
+                                   time_budget_s=self.accelerate_time_budget_s)
+
+
+def _either(own: Any, shared: Any) -> Any:
+    """A notebook's own value of a knob, else the shared one."""
+    return shared if own is None else own
 
 
 def settings_from(cfg: Any, cls: type) -> Any:

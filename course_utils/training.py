@@ -10,23 +10,33 @@
 * :func:`trainer_checkpoint` -- the same question for ``Trainer`` (``trainer.train(resume_from_checkpoint=...)``);
 * :class:`CheckpointError` / :func:`check_model_folder` -- a checkpoint or model folder that exists but
   cannot be used, found before any work starts;
-* :func:`push_folder_to_hub` -- ``huggingface_hub.upload_folder`` (the course's ``Repository`` is gone).
+* :func:`push_folder_to_hub` -- ``huggingface_hub.upload_folder`` (the course's ``Repository`` is gone);
+* :func:`time_train_steps` / :func:`plan_steps` -- training by time budget: a few steps of a copy of
+  the model are timed, and ``max_steps`` is set so the run ends inside ``time_budget_s``
+  (the arithmetic is :func:`course_utils.budget.steps_for_budget`).
 
 Which run folder a training run writes into (new, or the unfinished one it resumes) is
 :func:`course_utils.workspace.run_folder`. Imports run one way: this module uses only the
-foundation modules (``precision``, ``workspace``); ``clm/`` and ``qa/`` import it, never the reverse.
+foundation modules (``precision``, ``budget``, ``workspace``); ``clm/`` and ``qa/`` import it, never the reverse.
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import os
 import shutil
+import statistics
+import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
-from .precision import resolve_mixed_precision
+from .budget import BudgetPlan, steps_for_budget
+from .precision import autocast, device_type, resolve_mixed_precision
 
 __all__ = [
+    "BUDGET_FILE",
+    "CALIBRATION_STEPS",
     "CHECKPOINTS",
     "CheckpointError",
     "check_model_folder",
@@ -37,7 +47,10 @@ __all__ = [
     "make_adamw",
     "push_folder_to_hub",
     "resume_progress",
+    "plan_steps",
     "save_checkpoint",
+    "time_forward",
+    "time_train_steps",
     "trainer_checkpoint",
 ]
 
@@ -273,3 +286,115 @@ def push_folder_to_hub(folder: str | os.PathLike, repo_id: str | None, message: 
 
     create_repo(repo_id, exist_ok=True)
     return str(upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message=message))
+
+
+# ---------------------------------------------------------------------------------------------
+# training by time budget
+# ---------------------------------------------------------------------------------------------
+CALIBRATION_STEPS = 5  # timed on a copy of the model; the first pays one-off costs and is left out
+BUDGET_FILE = "budget.json"  # the plan, kept in the run folder: a resumed run keeps its step count
+
+
+def _on(device: str, batch: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
+
+
+def time_train_steps(model: Any, batches: Sequence[dict[str, Any]], n_steps: int, *, lr: float = 1e-5,
+                     precision: str = "no", accumulation: int = 1) -> list[float]:
+    """Seconds of each of `n_steps` optimizer steps (forward under autocast, backward, AdamW) of
+    `model` on `batches` (``accumulation`` batches per step, cycling through them), the first step
+    included: it pays for one-off work (kernel choice, allocation), so callers leave it out.
+
+    The model's weights change: pass a copy. Frozen parameters get no optimizer state, as in
+    ``Trainer``. Each batch must hold the labels, so that ``model(**batch).loss`` exists.
+    """
+    import torch
+
+    precision = resolve_mixed_precision(precision)  # a bad name fails before any work
+    batches = list(batches)
+    if n_steps < 1 or accumulation < 1 or not batches:
+        raise ValueError(f"need n_steps >= 1, accumulation >= 1 and batches, got {n_steps}, {accumulation}, {len(batches)}")
+    device = next(model.parameters()).device.type
+    model.train()
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    seconds = []
+    for i in range(n_steps):
+        start = time.perf_counter()
+        for j in range(accumulation):
+            with autocast(precision, model):
+                loss = model(**_on(device, batches[(i * accumulation + j) % len(batches)])).loss
+            (loss / accumulation).backward()
+        opt.step()
+        opt.zero_grad()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def time_forward(model: Any, batches: Sequence[dict[str, Any]], precision: str = "no") -> float:
+    """Median seconds of one evaluation forward pass (eval mode, no gradients) over `batches`."""
+    import torch
+
+    precision = resolve_mixed_precision(precision)
+    device = next(model.parameters()).device.type
+    model.eval()
+    seconds = []
+    with torch.no_grad():
+        for batch in batches:
+            start = time.perf_counter()
+            with autocast(precision, model):
+                model(**_on(device, batch))
+            seconds.append(time.perf_counter() - start)
+    model.train()
+    return statistics.median(seconds)
+
+
+def plan_steps(settings: Any, model: Any, batches: Sequence[dict[str, Any]], run_dir: str | os.PathLike, *,
+               eval_every: int = 0, eval_batches: int = 0, final_eval_batches: int = 0,
+               most_steps: int | None = None, say: Callable[[str], None] = print) -> Any:
+    """`settings` with ``max_steps`` (and a step-counted warm-up) chosen so that the training ends
+    inside ``settings.time_budget_s`` seconds; `settings` unchanged when that is None.
+
+    :data:`CALIBRATION_STEPS` optimizer steps of a *copy* of `model` on `batches` (model-ready
+    training batches, labels included) give the seconds per step, and one forward pass the cost of
+    an evaluation: ``eval_batches`` batches every ``eval_every`` steps, and ``final_eval_batches``
+    once at the end (counted in batches the size of the training ones). `most_steps`: the profile's
+    own step count, never exceeded (a budget only shortens a run). The schedule is therefore
+    known before the first real step. The plan is written to ``run_dir/budget.json`` and printed
+    (:meth:`~course_utils.budget.BudgetPlan.explain`); resuming that run reuses it, so a continued
+    run keeps the step count (and schedule) it started with.
+    """
+    budget = getattr(settings, "time_budget_s", None)
+    if budget is None:
+        return settings
+    path = Path(run_dir) / BUDGET_FILE
+    if path.is_file():
+        plan = BudgetPlan(**json.loads(path.read_text()))
+        say(f"resumed run: {plan.max_steps} steps, as planned at its start for a budget of {plan.budget_s:.0f} s")
+    else:
+        probe = copy.deepcopy(model).to(device_type())
+        seconds = time_train_steps(probe, batches, CALIBRATION_STEPS, lr=settings.learning_rate,
+                                   precision=settings.mixed_precision, accumulation=settings.gradient_accumulation_steps)
+        forward = time_forward(probe, list(batches)[:2], settings.mixed_precision) if eval_batches or final_eval_batches else 0.0
+        del probe
+        try:
+            plan = _budget_plan(settings, budget, seconds, forward, eval_every, eval_batches, final_eval_batches, most_steps)
+        except ValueError as exc:
+            raise ValueError(f"{getattr(settings, '_track', '')}_time_budget_s: {exc}") from None
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(dataclasses.asdict(plan), indent=1))
+        say(plan.explain())
+    changes: dict[str, Any] = {"max_steps": plan.max_steps}
+    if hasattr(settings, "warmup_steps"):
+        changes["warmup_steps"] = plan.warmup_steps if settings.max_steps > 0 else min(settings.warmup_steps, plan.max_steps - 1)
+    return dataclasses.replace(settings, **changes)
+
+
+def _budget_plan(settings: Any, budget: float, seconds: list[float], forward: float, eval_every: int,
+                 eval_batches: int, final_eval_batches: int, most_steps: int | None) -> BudgetPlan:
+    counted_warmup = hasattr(settings, "warmup_steps") and settings.max_steps > 0
+    return steps_for_budget(budget, seconds, counted=False,
+                            warmup_fraction=min(0.5, settings.warmup_steps / settings.max_steps) if counted_warmup else 0.0,
+                            eval_s=forward * eval_batches if eval_every else 0.0, eval_every=eval_every if eval_batches else 0,
+                            extra_s=forward * final_eval_batches, max_steps=most_steps)

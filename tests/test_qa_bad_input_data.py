@@ -203,7 +203,7 @@ def test_missing_columns_and_empty_context_in_windows(tokenizer):
         preprocess_validation_examples({"question": ["q"], "context": ["c"]}, tokenizer, 128, 32)
     with pytest.raises(ValueError, match="record 'e': empty context"):
         preprocess_training_examples(batch(good("e", context="")), tokenizer, 128, 32)
-    with pytest.raises(ValueError, match="train record 'z' \(position 0\): a training example needs exactly one answer, found 0"):
+    with pytest.raises(ValueError, match=r"train record 'z' \(position 0\): a training example needs exactly one answer, found 0"):
         preprocess_training_examples(batch(good("z", answers={"text": [], "answer_start": []})), tokenizer, 128, 32)
 
 

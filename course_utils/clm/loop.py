@@ -25,14 +25,15 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from ..precision import device_type, trainer_precision_kwargs
 from ..profiles import quiet
 from ..settings import ClmSettings, settings_from
-from ..training import (get_grouped_params, make_accelerator, make_adamw, push_folder_to_hub, resume_progress,
-                        save_checkpoint, trainer_checkpoint)
+from ..training import (CALIBRATION_STEPS, get_grouped_params, make_accelerator, make_adamw, plan_steps,
+                        push_folder_to_hub, resume_progress, save_checkpoint, trainer_checkpoint)
 from ..workspace import COMPLETE_MARKER, mark_complete, run_folder
 
 __all__ = [
     "TRAINER_RUNS",
     "ACCELERATE_RUNS",
     "training_arguments",
+    "fit_to_budget",
     "build_trainer",
     "periodic_eval_set",
     "finish_trainer_run",
@@ -111,6 +112,24 @@ def training_arguments(clm: ClmSettings, output_dir: str | os.PathLike, *, push_
         disable_tqdm=quiet(),
         dataloader_pin_memory=device_type() == "cuda",  # pinning only helps when batches go to a GPU
     ), **overrides})
+
+
+def fit_to_budget(clm: ClmSettings, model: Any, lm_datasets: Any, collator: Any, run_dir: str | os.PathLike,
+                  say: Callable[[str], None] = print) -> ClmSettings:
+    """`clm` with ``max_steps`` and warm-up fitted to ``clm.time_budget_s`` (a few steps of a copy
+    of `model` are timed: :func:`course_utils.training.plan_steps`); unchanged without a budget.
+    The evaluations are paid for: the sample every ``eval_steps``, all chunks at the end."""
+    clm = settings_from(clm, ClmSettings)
+    if clm.time_budget_s is None:
+        return clm
+    _check_lm_datasets(lm_datasets)
+    train, valid, size = lm_datasets["train"], lm_datasets["valid"], clm.batch_size
+    batches = [collator([train[(k * size + i) % len(train)] for i in range(size)])
+               for k in range(CALIBRATION_STEPS * clm.gradient_accumulation_steps)]
+    periodic = min(clm.periodic_eval_chunks or len(valid), len(valid))
+    most = steps_to_train(math.ceil(len(train) / size), clm)  # the profile's own count
+    return plan_steps(clm, model, batches, run_dir, eval_every=clm.eval_steps, eval_batches=math.ceil(periodic / size),
+                      final_eval_batches=math.ceil(len(valid) / size), most_steps=most, say=say)
 
 
 def build_trainer(model: Any, tokenizer: Any, lm_datasets: Any, args: Any, collator: Any = None, callbacks=None):

@@ -39,11 +39,11 @@ from transformers import (
     get_scheduler,
 )
 
-from ..precision import autocast, device_type, resolve_mixed_precision, trainer_precision_kwargs
+from ..precision import device_type, resolve_mixed_precision, trainer_precision_kwargs
 from ..profiles import quiet
 from ..settings import QaSettings, settings_from
-from ..training import (get_grouped_params, make_accelerator, make_adamw, push_folder_to_hub, resume_progress,
-                        save_checkpoint, trainer_checkpoint)
+from ..training import (CALIBRATION_STEPS, get_grouped_params, make_accelerator, make_adamw, plan_steps,
+                        push_folder_to_hub, resume_progress, save_checkpoint, trainer_checkpoint)
 from ..workspace import COMPLETE_MARKER
 from .postprocess import concat_padded  # noqa: F401  (re-exported: the loop's evaluation uses it)
 
@@ -65,7 +65,7 @@ __all__ = [
     "save_final_model",
     "padding_stats",
     "spread_batches",
-    "time_train_steps",
+    "fit_to_budget",
     "evaluate_accelerate",
     "EpochLengthGroupedSampler",
     "make_train_dataloader",
@@ -388,36 +388,6 @@ def spread_batches(dataloader: Any, n: int) -> list[Any]:
     return batches[::step][:n]
 
 
-def time_train_steps(model: Any, dataloader: Any, n_steps: int, lr: float = 1e-5, precision: str = "no") -> float:
-    """Seconds per training step (forward + backward + AdamW) over the first `n_steps` batches.
-
-    The first batch is a warm-up and not timed. The model's weights change: use a copy. Frozen
-    parameters get no optimizer state, as in the ``Trainer``; ``precision="bf16"`` runs the
-    forward pass under autocast, as ``TrainingArguments(bf16=True)`` does.
-    """
-    precision = resolve_mixed_precision(precision)  # a bad name fails before any work
-    model.train()
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
-    it = iter(dataloader)
-    times = []
-    for i in range(n_steps + 1):
-        try:
-            batch = next(it)
-        except StopIteration:
-            break
-        t0 = time.perf_counter()
-        with autocast(precision, model):
-            loss = model(**batch).loss
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        if i > 0:
-            times.append(time.perf_counter() - t0)
-    if not times:
-        raise ValueError(f"need at least 2 batches to time, got {i}")
-    return float(np.mean(times))
-
-
 # ---------------------------------------------------------------------------------------------
 # Accelerate
 # ---------------------------------------------------------------------------------------------
@@ -484,6 +454,23 @@ def make_train_dataloader(train_features: Any, tokenizer: Any, batch_size: int, 
         sampler = EpochLengthGroupedSampler([len(ids) for ids in train_set["input_ids"]], batch_size, seed)
         return DataLoader(train_set, sampler=sampler, batch_size=batch_size, collate_fn=collate)
     return DataLoader(train_set, shuffle=True, batch_size=batch_size, collate_fn=collate)
+
+
+def fit_to_budget(qa: QaSettings, model: Any, train_features: Any, eval_features: Any, tokenizer: Any,
+                  run_dir: str | os.PathLike, say: Callable[[str], None] = print) -> QaSettings:
+    """`qa` with ``max_steps`` fitted to ``qa.time_budget_s`` (a few steps of a copy of `model` on
+    batches from across an epoch are timed: :func:`course_utils.training.plan_steps`); unchanged
+    without a budget. The warm-up stays a ratio; the evaluation after every epoch is paid for."""
+    qa = settings_from(qa, QaSettings)
+    if qa.time_budget_s is None:
+        return qa
+    loader = make_train_dataloader(train_features, tokenizer, qa.batch_size, qa.dynamic_padding, qa.seed)
+    batches = spread_batches(loader, CALIBRATION_STEPS * qa.gradient_accumulation_steps)
+    eval_batches = math.ceil(len(eval_features) / qa.batch_size)  # counted in training-sized batches
+    per_epoch = math.ceil(len(loader) / qa.gradient_accumulation_steps)
+    most = qa.max_steps if qa.max_steps > 0 else qa.num_train_epochs * per_epoch  # the profile's own count
+    return plan_steps(qa, model, batches, run_dir, eval_every=per_epoch, eval_batches=eval_batches,
+                      final_eval_batches=eval_batches, most_steps=most, say=say)
 
 
 def make_eval_dataloader(eval_features: Any, tokenizer: Any, settings: QaSettings) -> Any:
