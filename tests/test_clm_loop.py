@@ -192,7 +192,7 @@ def test_accelerate_loop_in_process(tmp_path):
 
 
 def test_accelerate_loop_trains_under_bf16_autocast(tmp_path):
-    """The workshop's path on an AMX CPU (it runs, slower, on any CPU): finite losses, fp32 weights."""
+    """The workshop's path where the probe picks bf16 (it runs, slower, on any CPU): finite losses, fp32 weights."""
     from course_utils.clm.loop import loss_curves, train_accelerate
     from course_utils.clm.model import build_model
 

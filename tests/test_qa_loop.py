@@ -127,7 +127,7 @@ def test_time_train_steps_under_bf16_autocast_and_with_frozen_embeddings(raw, to
 
 
 def test_qa_trainer_trains_under_bf16_autocast_on_a_cpu(raw, tokenizer, tmp_path):
-    """The workshop's path on an AMX CPU, run on any CPU (slower without AMX, same result type)."""
+    """The workshop's path where the probe picks bf16, run on any CPU (slower where bf16 is emulated, same result type)."""
     train, valid = loop.build_features(raw, tokenizer, dynamic_padding=True, **SIZES)
     qa = replace(get_profile("ci").qa, max_steps=4, batch_size=4, mixed_precision="bf16")
     args = loop.qa_training_arguments(qa, tmp_path, seed=0, save_strategy="no", eval_strategy="no", logging_steps=1)
@@ -214,7 +214,7 @@ def test_accelerate_schedule_counts_optimizer_steps(raw, tokenizer, tmp_path):
 
 
 def test_accelerate_loop_trains_and_evaluates_under_bf16(raw, tokenizer, tmp_path):
-    """Notebook 09 on an AMX CPU: Accelerate's autocast; the gathered logits come back as fp32."""
+    """Notebook 09 where the probe picks bf16: Accelerate's autocast; the gathered logits come back as fp32."""
     model, history = run_loop(raw, tokenizer, tmp_path, num_train_epochs=1, mixed_precision="bf16")
     assert history["steps"] == history["total_steps"] > 0
     assert all(math.isfinite(v) for _, v in history["loss"])
