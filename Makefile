@@ -29,7 +29,7 @@ course: setup
 test: setup
 	$(VPY) -m course_utils.run --profile ci --prepare-only --output-dir $(NBDIR)
 	$(VPY) -m course_utils.run --profile ci --prepare-only --notebook-dir solutions --output-dir build/nb-ci-solutions
-	$(VPY) -m pytest tests $(NBDIR) build/nb-ci-solutions --nbval-lax --nbval-current-env -p no:cacheprovider
+	$(VPY) -m pytest tests $(NBDIR) build/nb-ci-solutions --nbval-lax --nbval-current-env -p no:cacheprovider --durations=25
 
 # As root (a Docker or CI container) JupyterLab refuses to start without --allow-root.
 lab: setup

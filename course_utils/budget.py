@@ -11,7 +11,9 @@ The rule, in plain numbers:
 
 * a step costs the **median** of the calibration steps after the first (the first step pays for
   one-off work: kernel selection, lazy allocation, the data loader's start) -- the median, not the
-  mean, so one step slowed by another process does not shrink the run;
+  mean, so one step slowed by another process does not shrink the run; except where the batches
+  differ in length (dynamic padding): there the steps are sampled across an epoch and their
+  **mean** is what the epoch costs (``average="mean"``);
 * each evaluation costs what it was measured (or estimated) to cost, ``eval_every`` steps apart;
 * only ``1 - SAFETY_MARGIN`` of the budget (90%) is planned for: steps on a shared laptop vary, and
   ending a little early is better than running over;
@@ -43,7 +45,7 @@ class BudgetPlan:
 
     max_steps: int  # total optimizer steps of the run, the calibration steps included
     warmup_steps: int  # the schedule's warm-up, the same fraction of max_steps as in the profile
-    seconds_per_step: float  # median of the calibration steps (the first left out when there are more)
+    seconds_per_step: float  # median (or mean) of the calibration steps (the first left out when there are more)
     calibration_steps: int  # how many steps were timed
     budget_s: float
     planned_s: float  # expected wall time of the whole run: steps + evaluations
@@ -51,6 +53,7 @@ class BudgetPlan:
     eval_every: int = 0  # steps between evaluations (0: none)
     extra_s: float = 0.0  # one-off seconds besides steps and evaluations (the final evaluation)
     capped: bool = False  # the budget allowed more: the profile's own step count was kept
+    average: str = "median"  # how the step seconds were averaged
 
     @property
     def evaluations(self) -> int:
@@ -62,8 +65,9 @@ class BudgetPlan:
         evals = (f" + {self.evaluations} evaluations of {self.eval_s:.1f} s" if self.evaluations else "")
         evals += f" + {self.extra_s:.1f} s for the final evaluation" if self.extra_s else ""
         kept = " (the profile's own count: the budget would allow more)" if self.capped else ""
-        return (f"training for {self.max_steps} steps{kept} (warm-up {self.warmup_steps}): {self.seconds_per_step:.2f} s/step "
-                f"measured over the first {self.calibration_steps} steps{evals}, about {self.planned_s:.0f} s of the "
+        warmup = f" (warm-up {self.warmup_steps})" if self.warmup_steps else ""
+        return (f"training for {self.max_steps} steps{kept}{warmup}: {self.seconds_per_step:.2f} s/step "
+                f"({self.average} of {self.calibration_steps} timed steps){evals}, about {self.planned_s:.0f} s of the "
                 f"budget {self.budget_s:.0f} s ({SAFETY_MARGIN:.0%} kept spare)")
 
 
@@ -83,7 +87,7 @@ def _positive_number(name: str, value: object, allow_zero: bool = False) -> floa
 def steps_for_budget(budget_s: float, calibration_s: Sequence[float], *, warmup_fraction: float = 0.0,
                      eval_s: float = 0.0, eval_every: int = 0, min_steps: int = 1,
                      margin: float = SAFETY_MARGIN, extra_s: float = 0.0, counted: bool = True,
-                     max_steps: int | None = None) -> BudgetPlan:
+                     max_steps: int | None = None, average: str = "median") -> BudgetPlan:
     """The ``max_steps`` (and warm-up) that end a run inside `budget_s` seconds of wall clock.
 
     `calibration_s` are the measured seconds of the first k training steps, in order. `eval_s` is
@@ -95,7 +99,9 @@ def steps_for_budget(budget_s: float, calibration_s: Sequence[float], *, warmup_
     `extra_s`: seconds of one-off work after the steps (the final evaluation). `counted`: whether the
     calibration steps were steps of the run (True) or timed on a copy, so that all steps lie ahead.
     `max_steps`: the most to plan (the profile's own count), so a fast machine trains as the profile
-    says rather than longer: a budget only ever shortens a run.
+    says rather than longer: a budget only ever shortens a run. `average`: ``"median"`` for batches
+    of one shape (one step slowed by another process does not count), ``"mean"`` for batches of
+    varying length sampled across an epoch (dynamic padding: what the epoch costs is their mean).
     """
     budget = _positive_number("budget_s", budget_s)
     if isinstance(calibration_s, (str, bytes)) or not isinstance(calibration_s, Sequence) or not calibration_s:
@@ -118,7 +124,9 @@ def steps_for_budget(budget_s: float, calibration_s: Sequence[float], *, warmup_
 
     timed = len(steps_s)
     k = timed if counted else 0  # steps of the run already done
-    per_step = statistics.median(steps_s[1:] if timed > 1 else steps_s)
+    if average not in ("median", "mean"):
+        raise ValueError(f"average must be 'median' or 'mean', got {average!r}")
+    per_step = getattr(statistics, average)(steps_s[1:] if timed > 1 else steps_s)
     spent = sum(steps_s) + extra  # the extra work is paid for as if already spent
     usable = budget * (1.0 - margin)
     # Each step costs per_step, plus an evaluation's share: eval_s every eval_every steps.
@@ -147,4 +155,5 @@ def steps_for_budget(budget_s: float, calibration_s: Sequence[float], *, warmup_
     warmup = min(steps - 1, round(warmup_fraction * steps)) if warmup_fraction else 0
     return BudgetPlan(max_steps=steps, warmup_steps=warmup, seconds_per_step=round(per_step, 4), calibration_steps=timed,
                       budget_s=budget, planned_s=round(planned, 1), eval_s=eval_cost,
-                      eval_every=eval_every if eval_cost else 0, extra_s=round(extra, 1), capped=capped)
+                      eval_every=eval_every if eval_cost else 0, extra_s=round(extra, 1), capped=capped,
+                      average=average)

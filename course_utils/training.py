@@ -333,7 +333,8 @@ def time_train_steps(model: Any, batches: Sequence[dict[str, Any]], n_steps: int
 
 
 def time_forward(model: Any, batches: Sequence[dict[str, Any]], precision: str = "no") -> float:
-    """Median seconds of one evaluation forward pass (eval mode, no gradients) over `batches`."""
+    """Mean seconds of one evaluation forward pass (eval mode, no gradients) over `batches`
+    (a sample of the evaluation's own batches: their lengths vary with dynamic padding)."""
     import torch
 
     precision = resolve_mixed_precision(precision)
@@ -347,19 +348,22 @@ def time_forward(model: Any, batches: Sequence[dict[str, Any]], precision: str =
                 model(**_on(device, batch))
             seconds.append(time.perf_counter() - start)
     model.train()
-    return statistics.median(seconds)
+    return statistics.mean(seconds)
 
 
 def plan_steps(settings: Any, model: Any, batches: Sequence[dict[str, Any]], run_dir: str | os.PathLike, *,
                eval_every: int = 0, eval_batches: int = 0, final_eval_batches: int = 0,
-               most_steps: int | None = None, say: Callable[[str], None] = print) -> Any:
+               eval_sample: Sequence[dict[str, Any]] | None = None, most_steps: int | None = None,
+               calibration_steps: int = CALIBRATION_STEPS, average: str = "median",
+               say: Callable[[str], None] = print) -> Any:
     """`settings` with ``max_steps`` (and a step-counted warm-up) chosen so that the training ends
     inside ``settings.time_budget_s`` seconds; `settings` unchanged when that is None.
 
-    :data:`CALIBRATION_STEPS` optimizer steps of a *copy* of `model` on `batches` (model-ready
-    training batches, labels included) give the seconds per step, and one forward pass the cost of
-    an evaluation: ``eval_batches`` batches every ``eval_every`` steps, and ``final_eval_batches``
-    once at the end (counted in batches the size of the training ones). `most_steps`: the profile's
+    `calibration_steps` optimizer steps of a *copy* of `model` on `batches` (model-ready training
+    batches, labels included) give the seconds per step (their `average`: see
+    :func:`~course_utils.budget.steps_for_budget`), and forward passes over `eval_sample` (batches of
+    the evaluation; default: two training batches) the cost of an evaluation: ``eval_batches``
+    such batches every ``eval_every`` steps, and ``final_eval_batches`` once at the end. `most_steps`: the profile's
     own step count, never exceeded (a budget only shortens a run). The schedule is therefore
     known before the first real step. The plan is written to ``run_dir/budget.json`` and printed
     (:meth:`~course_utils.budget.BudgetPlan.explain`); resuming that run reuses it, so a continued
@@ -374,12 +378,14 @@ def plan_steps(settings: Any, model: Any, batches: Sequence[dict[str, Any]], run
         say(f"resumed run: {plan.max_steps} steps, as planned at its start for a budget of {plan.budget_s:.0f} s")
     else:
         probe = copy.deepcopy(model).to(device_type())
-        seconds = time_train_steps(probe, batches, CALIBRATION_STEPS, lr=settings.learning_rate,
+        seconds = time_train_steps(probe, batches, calibration_steps, lr=settings.learning_rate,
                                    precision=settings.mixed_precision, accumulation=settings.gradient_accumulation_steps)
-        forward = time_forward(probe, list(batches)[:2], settings.mixed_precision) if eval_batches or final_eval_batches else 0.0
+        sample = list(batches)[:2] if eval_sample is None else list(eval_sample)
+        forward = time_forward(probe, sample, settings.mixed_precision) if eval_batches or final_eval_batches else 0.0
         del probe
         try:
-            plan = _budget_plan(settings, budget, seconds, forward, eval_every, eval_batches, final_eval_batches, most_steps)
+            plan = _budget_plan(settings, budget, seconds, forward, eval_every, eval_batches, final_eval_batches,
+                                most_steps, average)
         except ValueError as exc:
             raise ValueError(f"{getattr(settings, '_track', '')}_time_budget_s: {exc}") from None
         Path(run_dir).mkdir(parents=True, exist_ok=True)
@@ -392,9 +398,9 @@ def plan_steps(settings: Any, model: Any, batches: Sequence[dict[str, Any]], run
 
 
 def _budget_plan(settings: Any, budget: float, seconds: list[float], forward: float, eval_every: int,
-                 eval_batches: int, final_eval_batches: int, most_steps: int | None) -> BudgetPlan:
+                 eval_batches: int, final_eval_batches: int, most_steps: int | None, average: str) -> BudgetPlan:
     counted_warmup = hasattr(settings, "warmup_steps") and settings.max_steps > 0
     return steps_for_budget(budget, seconds, counted=False,
                             warmup_fraction=min(0.5, settings.warmup_steps / settings.max_steps) if counted_warmup else 0.0,
                             eval_s=forward * eval_batches if eval_every else 0.0, eval_every=eval_every if eval_batches else 0,
-                            extra_s=forward * final_eval_batches, max_steps=most_steps)
+                            extra_s=forward * final_eval_batches, max_steps=most_steps, average=average)

@@ -16,7 +16,7 @@ def test_steps_fill_the_budget_less_the_margin():
     assert plan.seconds_per_step == 0.74 and plan.calibration_steps == 10
     assert plan.warmup_steps == round(0.05 * 726) == 36
     assert plan.planned_s == pytest.approx(9.66 + 716 * 0.74, abs=0.1) and plan.planned_s <= 540
-    assert plan.explain() == ("training for 726 steps (warm-up 36): 0.74 s/step measured over the first 10 steps, "
+    assert plan.explain() == ("training for 726 steps (warm-up 36): 0.74 s/step (median of 10 timed steps), "
                               "about 540 s of the budget 600 s (10% kept spare)")
 
 
@@ -79,3 +79,12 @@ def test_bad_timings_and_knobs_name_the_argument():
         steps_for_budget(60, [1.0], warmup_fraction=1.0)
     with pytest.raises(ValueError, match="min_steps"):
         steps_for_budget(60, [1.0], min_steps=0)
+
+
+def test_batches_of_varying_length_are_averaged_by_their_mean():
+    cal = [2.0, 0.1, 0.1, 0.1, 0.5]  # dynamic padding: one long batch in four
+    assert steps_for_budget(100, cal, average="median").seconds_per_step == 0.1
+    mean = steps_for_budget(100, cal, average="mean")
+    assert mean.seconds_per_step == 0.2 and "(mean of 5 timed steps)" in mean.explain()
+    with pytest.raises(ValueError, match="average must be"):
+        steps_for_budget(100, cal, average="mode")

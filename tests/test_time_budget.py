@@ -156,4 +156,7 @@ def test_qa_fit_to_budget_keeps_the_warmup_ratio_and_caps_at_the_epochs(tmp_path
     out = fit_to_budget(qa, model, train, evals, tok, tmp_path / "run", say=lambda *_: None)
     per_epoch = -(-len(train) // qa.batch_size)
     assert out.max_steps == 2 * per_epoch and out.warmup_ratio == 0.1  # the budget would allow more: capped
-    assert calls[0][0] == training.CALIBRATION_STEPS
+    from course_utils.qa.loop import QA_CALIBRATION_STEPS
+
+    assert calls[0][1] == QA_CALIBRATION_STEPS and calls[0][2]["precision"] == qa.mixed_precision
+    assert calls[0][0] == min(QA_CALIBRATION_STEPS, per_epoch)  # spread over the (tiny) epoch

@@ -42,7 +42,7 @@ from transformers import (
 from ..precision import device_type, resolve_mixed_precision, trainer_precision_kwargs
 from ..profiles import quiet
 from ..settings import QaSettings, settings_from
-from ..training import (CALIBRATION_STEPS, get_grouped_params, make_accelerator, make_adamw, plan_steps,
+from ..training import (get_grouped_params, make_accelerator, make_adamw, plan_steps,
                         push_folder_to_hub, resume_progress, save_checkpoint, trainer_checkpoint)
 from ..workspace import COMPLETE_MARKER
 from .postprocess import concat_padded  # noqa: F401  (re-exported: the loop's evaluation uses it)
@@ -65,6 +65,7 @@ __all__ = [
     "save_final_model",
     "padding_stats",
     "spread_batches",
+    "QA_CALIBRATION_STEPS",
     "fit_to_budget",
     "evaluate_accelerate",
     "EpochLengthGroupedSampler",
@@ -456,21 +457,28 @@ def make_train_dataloader(train_features: Any, tokenizer: Any, batch_size: int, 
     return DataLoader(train_set, shuffle=True, batch_size=batch_size, collate_fn=collate)
 
 
+QA_CALIBRATION_STEPS = 9  # batches of varying length: more of them, spread over the epoch, averaged
+
+
 def fit_to_budget(qa: QaSettings, model: Any, train_features: Any, eval_features: Any, tokenizer: Any,
                   run_dir: str | os.PathLike, say: Callable[[str], None] = print) -> QaSettings:
-    """`qa` with ``max_steps`` fitted to ``qa.time_budget_s`` (a few steps of a copy of `model` on
-    batches from across an epoch are timed: :func:`course_utils.training.plan_steps`); unchanged
-    without a budget. The warm-up stays a ratio; the evaluation after every epoch is paid for."""
+    """`qa` with ``max_steps`` fitted to ``qa.time_budget_s`` (steps of a copy of `model` on batches
+    from across an epoch are timed: :func:`course_utils.training.plan_steps`); unchanged without a
+    budget. With dynamic padding the batches differ in length, so their *mean* is what a step costs;
+    the evaluation after every epoch is timed on batches of the evaluation itself. The warm-up
+    stays a ratio."""
     qa = settings_from(qa, QaSettings)
     if qa.time_budget_s is None:
         return qa
     loader = make_train_dataloader(train_features, tokenizer, qa.batch_size, qa.dynamic_padding, qa.seed)
-    batches = spread_batches(loader, CALIBRATION_STEPS * qa.gradient_accumulation_steps)
-    eval_batches = math.ceil(len(eval_features) / qa.batch_size)  # counted in training-sized batches
+    steps = QA_CALIBRATION_STEPS
+    batches = spread_batches(loader, steps * qa.gradient_accumulation_steps)
+    eval_loader = make_eval_dataloader(eval_features, tokenizer, qa)
     per_epoch = math.ceil(len(loader) / qa.gradient_accumulation_steps)
     most = qa.max_steps if qa.max_steps > 0 else qa.num_train_epochs * per_epoch  # the profile's own count
-    return plan_steps(qa, model, batches, run_dir, eval_every=per_epoch, eval_batches=eval_batches,
-                      final_eval_batches=eval_batches, most_steps=most, say=say)
+    return plan_steps(qa, model, batches, run_dir, eval_every=per_epoch, eval_batches=len(eval_loader),
+                      final_eval_batches=len(eval_loader), eval_sample=spread_batches(eval_loader, 3),
+                      most_steps=most, calibration_steps=steps, average="mean", say=say)
 
 
 def make_eval_dataloader(eval_features: Any, tokenizer: Any, settings: QaSettings) -> Any:
