@@ -51,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dropout", type=float, default=None)
     p.add_argument("--no-dynamic-padding", action="store_true", help="pad every window to max_length (the course)")
     p.add_argument("--mixed-precision", default=None, choices=["auto", "no", "fp16", "bf16"],
-                   help="default: the profile's qa mixed_precision; auto: bf16/fp16 on a GPU, bf16 on a CPU with AMX, else no")
+                   help="default: the profile's qa mixed_precision; auto: bf16/fp16 on a GPU; on a CPU bf16 where a short probe measures it faster, else no")
     p.add_argument("--save-steps", "--checkpoint-steps", dest="save_steps", type=int, default=None,
                    help="also checkpoint every N optimizer steps (--checkpoint-steps: the old name)")
     p.add_argument("--resume-from-checkpoint", "--resume", dest="resume", action="store_true",
