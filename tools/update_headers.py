@@ -1,6 +1,7 @@
 """Rewrite the header of every notebook from `course_utils.platforms`: the Colab and Kaggle badges,
-the course links (English, Japanese, the course's videos for the step) and the install lines of the
-setup cell. Only those parts change; every other cell and line is kept as it is.
+the course links (English, Japanese, the course's videos for the step), the link to the experiment
+history (docs/experiments.md; course notebooks only) and the install lines of the setup cell. Only
+those parts change; every other cell and line is kept as it is.
 
     .venv/bin/python tools/update_headers.py          # rewrite notebooks/ and solutions/
     .venv/bin/python tools/update_headers.py --check  # exit 1 if a notebook is out of date
@@ -37,6 +38,7 @@ STEPS = {
     "08": (7, ["intro7"]), "09": (7, ["intro7"]), "10": (7, ["intro7"]),
 }
 LINKS_PREFIX = "**In the course:**"
+EXPERIMENTS_PREFIX = "**Measured elsewhere:**"
 
 INSTALL = f'''# Setup. On Colab or Kaggle this installs the course package (their own torch is kept; on Kaggle,
 # switch Internet on in the notebook's settings first); elsewhere it installs nothing. Then the
@@ -60,17 +62,27 @@ def course_links(number: str) -> str:
     return f"{LINKS_PREFIX} " + " · ".join(parts)
 
 
+def experiments_line() -> str:
+    """The one line by which a course notebook points at what was measured elsewhere: its prose
+    states no figure of the learner's run that the run does not print (tests/test_notebook_figures.py)."""
+    url = f"{platforms.REPO_URL}/blob/main/docs/experiments.md"
+    return (f"{EXPERIMENTS_PREFIX} the figures behind this notebook's choices, each with the machine and "
+            f"the date it was measured on, are in [docs/experiments.md]({url}); what it says about *your* run, it prints.")
+
+
 def header_markdown(source: str, relpath: str) -> str:
-    """The first markdown cell with its badge line and course-links line brought up to date."""
+    """The first markdown cell with its badge line, course-links line and (in notebooks/) the
+    experiments line brought up to date."""
     lines = source.split("\n")
     if not lines[0].startswith("[![Open In Colab]"):
         raise ValueError(f"{relpath}: the first markdown cell must start with the badge line")
     lines[0] = platforms.badges(relpath)
-    lines = [line for line in lines if not line.startswith(LINKS_PREFIX)]
+    lines = [line for line in lines if not line.startswith((LINKS_PREFIX, EXPERIMENTS_PREFIX))]
     while lines and not lines[-1].strip():
         lines.pop()
     number = Path(relpath).name[:2]
-    return "\n".join(lines + ["", course_links(number)])
+    extra = ["", experiments_line()] if relpath.startswith("notebooks/") else []
+    return "\n".join(lines + ["", course_links(number)] + extra)
 
 
 def setup_source(source: str, relpath: str) -> str:

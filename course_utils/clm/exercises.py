@@ -1,8 +1,9 @@
 """Exercises at the end of the §6 notebooks, and the ``check_...`` helpers that mark them.
 
-Each checker prints a short verdict (what is right, or the first case that is wrong) and returns
-True/False, so a learner can re-run it until it passes. Imports stay light: the checkers get the
-data they need as arguments.
+Each checker prints a short verdict and returns True/False, so a learner can re-run it until it
+passes. A failing check shows a counter-example (an input where the answer goes wrong, and what it
+gave) and a hint, never the expected answer itself. Imports stay light: the checkers get the data
+they need as arguments.
 
 Sections are appended per notebook (01, 02 here; 03-05 below them).
 """
@@ -66,8 +67,12 @@ def check_imports_filter(fn: Callable[[str], bool]) -> bool:
     (``import pandas ...`` / ``from sklearn... import``), not when it merely mentions one."""
     for content, expected in IMPORT_FILTER_CASES:
         got = fn(content)
-        if bool(got) != expected or not isinstance(got, bool):
-            return _verdict(False, "", f"for {content!r} your function returned {got!r}, expected {expected}")
+        if not isinstance(got, bool):
+            return _verdict(False, "", f"for {content!r} your function returned {got!r}: return True or False")
+        if got != expected:
+            why = "it imports one of the four libraries" if expected else "it imports none of the four libraries"
+            return _verdict(False, "", f"counter-example: your function {'drops' if expected else 'keeps'} "
+                                       f"{content!r}, but {why}")
     return _verdict(True, f"all {len(IMPORT_FILTER_CASES)} cases right: you keep importers only", "")
 
 
@@ -75,21 +80,41 @@ def check_first_kept_paths(paths: Sequence[str], stream: Iterable[Mapping[str, A
                            n: int = 5) -> bool:
     """Exercise 01.2: the paths of the first `n` files of `stream` that mention one of `keywords`
     (with the lazy ``IterableDataset.filter``, which reads only as far as needed)."""
-    expected = []
+    expected, order = [], {}
     for row in stream:
-        if any(k in row["content"] for k in keywords):
+        matches = any(k in row["content"] for k in keywords)
+        order.setdefault(row["path"], (len(order), matches))
+        if matches:
             expected.append(row["path"])
             if len(expected) == n:
                 break
-    return _verdict(list(paths) == expected, f"right: {expected}",
-                    f"expected {expected}, got {list(paths)} (order matters: the stream's order)")
+    paths = list(paths)
+    if paths == expected:
+        return _verdict(True, f"right: {expected}", "")
+    return _verdict(False, "", _first_kept_hint(paths, expected, order, keywords, n))
+
+
+def _first_kept_hint(paths: list[str], expected: list[str], order: Mapping[str, tuple[int, bool]],
+                     keywords: Sequence[str], n: int) -> str:
+    """What is wrong with the first wrong path of exercise 01.2, without naming the right one."""
+    if len(paths) != len(expected):
+        return f"you gave {len(paths)} paths; the exercise asks for the first {n} (hint: .take({n}))"
+    i = next(i for i, (got, want) in enumerate(zip(paths, expected)) if got != want)
+    got = paths[i]
+    if got not in order or order[got][0] > order[expected[-1]][0]:
+        return f"path {i + 1}, {got!r}, is not among the first {n} matching files of the stream"
+    if not order[got][1]:
+        return f"path {i + 1}, {got!r}, does not mention any of {list(keywords)}"
+    return f"path {i + 1}, {got!r}, is out of order: keep the stream's order (the lazy filter does)"
 
 
 def check_kept_share(share: float, total: int, kept: int) -> bool:
     """Exercise 01.3: the share (0-1) of the streamed files your import filter keeps."""
     expected = kept / total if total else 0.0
-    return _verdict(abs(float(share) - expected) < 5e-4, f"right: {expected:.2%}",
-                    f"expected {expected:.4f} ({kept} of {total}), got {share}")
+    ok = abs(float(share) - expected) < 5e-4
+    return _verdict(ok, f"right: {expected:.2%}",
+                    f"{share} is too {'high' if float(share) > expected else 'low'}: count the files your "
+                    "imports_library keeps and divide by all the files of the stream")
 
 
 # ============================================================================================
@@ -101,8 +126,9 @@ def check_chunks_kept(fn: Callable[[int, int], int]) -> bool:
     for n in (0, 1, 63, 64, 65, 127, 128, 129, 1000, 4096):
         for c in (16, 64, 128):
             if fn(n, c) != n // c:
-                return _verdict(False, "", f"for a file of {n} tokens and context_length={c} you said "
-                                           f"{fn(n, c)}, the course keeps {n // c} (only full chunks)")
+                return _verdict(False, "", f"counter-example: a file of {n} token{'s' * (n != 1)}, context_length={c}: you "
+                                           f"say {fn(n, c)}. Cut it into {c}-token pieces by hand: which "
+                                           "of them does the course keep?")
     return _verdict(True, "right: only full chunks survive, n_tokens // context_length", "")
 
 
@@ -120,19 +146,30 @@ def check_waste(course: int, concat: int, lengths: Sequence[int], context_length
     """Exercise 02.2: tokens each chunking drops for files of `lengths` tokens (one batch)."""
     want = (course_dropped(lengths, context_length), concat_dropped(lengths, context_length))
     ok = (course, concat) == want
-    return _verdict(ok, f"right: the course drops {want[0]} tokens, concatenation only {want[1]}",
-                    f"expected (course, concat) = {want}, got {(course, concat)}; remember the EOS "
-                    "token added after every file")
+    if ok:
+        return _verdict(True, f"right: the course drops {want[0]} tokens, concatenation only {want[1]}", "")
+    hints = []
+    if course != want[0]:
+        hints.append(f"the course's drop ({course}) is not right: each file is cut on its own, so each loses "
+                     f"what is left after its full {context_length}-token chunks")
+    if concat != want[1]:
+        eos = " (did you leave out the EOS tokens?)" if concat == (sum(lengths) % context_length) else ""
+        hints.append(f"the concatenation's drop ({concat}) is not right: the files are joined into one stream, "
+                     f"with an EOS token after every file, and only that stream's remainder is lost{eos}")
+    return _verdict(False, "", "; ".join(hints))
 
 
 def check_vocab_effect(answer: str, n_small: int, n_big: int) -> bool:
     """Exercise 02.3: does a smaller vocabulary give 'more' or 'fewer' tokens for the same text?
     `n_small` / `n_big`: the token counts you measured with each tokenizer."""
     truth = "more" if n_small > n_big else "fewer" if n_small < n_big else "same"
-    return _verdict(str(answer).strip().lower() == truth,
+    given = str(answer).strip().lower()
+    return _verdict(given == truth,
                     f"right: {n_small} vs {n_big} tokens -- fewer merges, so longer sequences for the "
                     "same context_length budget",
-                    f"your measurement says {truth!r} ({n_small} vs {n_big} tokens)")
+                    f"{answer!r} is not what your tokenizers measure: count the tokens of the same text with "
+                    "both (len(...['input_ids'])) and compare" if given in ("more", "fewer", "same")
+                    else f"{answer!r}: answer \"more\" or \"fewer\"")
 
 
 # ============================================================================================
@@ -157,9 +194,19 @@ def check_gpt2_param_count(fn: Callable[[int, int, int, int], int]) -> bool:
     for case in GPT2_SIZE_CASES:
         got, want = fn(*case), _gpt2_param_count_reference(*case)
         if got != want:
-            hint = " (did you count lm_head twice? it is tied to wte)" if got == want + case[0] * case[2] else ""
-            return _verdict(False, "", f"for (vocab, positions, n_embd, n_layer)={case} you got {got:,}, expected {want:,}{hint}")
+            return _verdict(False, "", f"counter-example: (vocab, positions, n_embd, n_layer)={case}: your "
+                                       f"{got:,} is too {'many' if got > want else 'few'}{_param_count_hint(got, want, *case)}")
     return _verdict(True, "right for all sizes, including the course's 124M GPT-2", "")
+
+
+def _param_count_hint(got: int, want: int, vocab_size: int, n_positions: int, n_embd: int, n_layer: int) -> str:
+    """A likely cause of a wrong GPT-2 count (exercise 03.1), named without giving the count."""
+    causes = {vocab_size * n_embd: "did you count lm_head? It is tied to wte: one matrix, counted once",
+              -n_positions * n_embd: "did you leave out the position embeddings (wpe)?",
+              -2 * n_embd: "did you leave out the final LayerNorm (ln_f)?"}
+    hint = causes.get(got - want, "compare with sum(p.numel() for p in model.parameters()) of a small "
+                                  "GPT2LMHeadModel, layer by layer (model.named_parameters())")
+    return f" ({hint})"
 
 
 def check_optimizer_steps(fn: Callable[[int, int, int], int]) -> bool:
@@ -172,7 +219,10 @@ def check_optimizer_steps(fn: Callable[[int, int, int], int]) -> bool:
         want = math.ceil(math.ceil(n / b) / a)
         got = fn(n, b, a)
         if got != want:
-            return _verdict(False, "", f"for {n} chunks, batch {b}, accumulation {a}: you got {got}, expected {want}")
+            last = " (a last, smaller batch or group still makes a step)" if got < want else ""
+            return _verdict(False, "", f"counter-example: {n} chunks, batch {b}, accumulation {a}: your {got} is "
+                                       f"too {'many' if got > want else 'few'}{last}. Count the micro-batches "
+                                       "first, then the optimizer steps they make")
     return _verdict(True, "right: micro-batches = ceil(chunks / batch), steps = ceil(micro-batches / accumulation)", "")
 
 
@@ -200,7 +250,9 @@ def check_groupby_pattern(pattern: str) -> bool:
         return _verdict(False, "", f"not a valid regular expression: {err}")
     for text, expected in GROUPBY_CASES:
         if bool(rx.search(text)) != expected:
-            return _verdict(False, "", f"{text!r} should {'match' if expected else 'not match'}")
+            what = "computes a mean per group" if expected else "does not compute a mean per group"
+            return _verdict(False, "", f"counter-example: your pattern {'misses' if expected else 'accepts'} "
+                                       f"{text!r}, which {what}")
     return _verdict(True, f"all {len(GROUPBY_CASES)} completions classified right", "")
 
 
@@ -216,7 +268,9 @@ def check_repeat_baseline(fn: Callable[[str], str]) -> bool:
     for prompt, want in cases:
         got = fn(prompt)
         if got != want:
-            return _verdict(False, "", f"for {prompt!r} you returned {got!r}, expected {want!r}")
+            return _verdict(False, "", f"counter-example: for {prompt!r} you return {got!r}. The baseline is the "
+                                       "last line of code: skip blank lines and lines that start with #, keep a "
+                                       "trailing comment, strip the indentation, and give \"\" when there is none")
     return _verdict(True, "right: that is the repeat-the-last-line baseline", "")
 
 
@@ -237,8 +291,15 @@ def check_keytoken_weights(fn: Callable[..., Any]) -> bool:
         alpha = [1.0, 0.5, 2.0, 0.0][trial % 4]
         got = fn(inputs, keys, alpha)
         want = keytoken_weights(inputs, keys, alpha)
-        if not isinstance(got, torch.Tensor) or got.shape != want.shape or not torch.allclose(got.float(), want):
-            return _verdict(False, "", f"inputs={inputs.tolist()}, keys={keys}, alpha={alpha}: got {got}, expected {want}")
+        case = f"inputs={inputs.tolist()}, keys={keys}, alpha={alpha}"
+        if not isinstance(got, torch.Tensor):
+            return _verdict(False, "", f"for {case} you returned a {type(got).__name__}: return a torch.Tensor")
+        if got.shape != want.shape:
+            return _verdict(False, "", f"for {case} your weights have shape {tuple(got.shape)}: one weight per "
+                                       f"sample (row) is shape ({inputs.shape[0]},)")
+        if not torch.allclose(got.float(), want):
+            return _verdict(False, "", f"counter-example: {case}: you return {got.tolist()}. Count the key "
+                                       "tokens of each row (torch.isin), then alpha * (1 + count)")
     return _verdict(True, "right, for every alpha: note that alpha=0 switches the loss off entirely", "")
 
 

@@ -53,11 +53,12 @@ def make_config(
 
     `cfg` gives ``n_layer``, ``n_embd``, ``n_head``, ``dropout`` (and ``context_length`` unless it
     is passed). ``n_positions`` defaults to the context length, which is what the course meant
-    by ``n_ctx``. Dropout 0 on CPU is a speed choice: the mask generation costs ~11% of a step.
+    by ``n_ctx``. Dropout 0 on CPU is a speed choice: drawing the masks costs a share of every step
+    (measured in docs/experiments.md).
 
     Two more speed choices that do not change what the model computes: the activation is
     ``gelu_pytorch_tanh``, the same tanh approximation of GELU as GPT-2's ``gelu_new`` but one fused
-    PyTorch kernel instead of five Python-level tensor ops (0.71 -> 0.64 s per workshop step here);
+    PyTorch kernel instead of five Python-level tensor ops (a faster step: docs/experiments.md);
     and ``attn_implementation`` (profile knob; ``"auto"``: ``"eager"`` under bf16 on a CPU, where it
     beat ``"sdpa"``, see :func:`course_utils.precision.attention_implementation`).
     """

@@ -1,8 +1,10 @@
 """Exercises at the end of the §7 notebooks, and the ``check_...`` helpers that mark them.
 
-Each checker prints a short verdict (what is right, or the first case that is wrong) and returns
-True/False, so a learner can re-run it until it passes. The checkers compute the expected answer
-themselves from the same inputs, so they work with every profile and data source.
+Each checker prints a short verdict and returns True/False, so a learner can re-run it until it
+passes. A failing check shows a counter-example (an input where the answer goes wrong, and what it
+gave) or says which way a number is off, with a hint, never the expected answer itself. The
+checkers compute the expected answer themselves from the same inputs, so they work with every
+profile and data source.
 
 Sections per notebook (06, 07 here; later notebooks append below).
 """
@@ -52,7 +54,9 @@ def check_window_counts(counts: Mapping[int, int], examples: Mapping[str, Any], 
     for stride, got in sorted(counts.items()):
         expected = count_windows(examples, tokenizer, max_length, stride)
         if got != expected:
-            return _verdict(False, "", f"stride={stride}: you counted {got} windows, expected {expected}")
+            return _verdict(False, "", f"stride={stride}: {got} windows are too {'many' if got > expected else 'few'}; "
+                                       "count what the tokenizer returns with truncation='only_second', "
+                                       f"max_length={max_length}, stride={stride}, return_overflowing_tokens=True")
     ordered = [counts[s] for s in sorted(counts)]
     trend = "more overlap, more windows" if ordered == sorted(ordered) else "counts checked"
     return _verdict(True, f"all {len(counts)} counts right ({trend}: {ordered})", "")
@@ -83,7 +87,8 @@ def check_context_span(fn: Callable[[Sequence[int | None]], tuple[int, int]]) ->
         except IndexError:
             return _verdict(False, "", f"IndexError on {seq}: your loop ran past the end of the window")
         if got != expected:
-            return _verdict(False, "", f"for {seq} you returned {got}, expected {expected}")
+            return _verdict(False, "", f"counter-example: for sequence_ids {seq} you return {got}; the context is "
+                                       "the block of 1s, from its first token to its last")
     return _verdict(True, f"all {len(CONTEXT_SPAN_CASES)} windows right, including one without a final [SEP]", "")
 
 
@@ -97,7 +102,10 @@ def check_label_texts(texts: Sequence[str], features: Mapping[str, Any], tokeniz
         return _verdict(False, "", f"{len(texts)} texts for {len(expected)} windows")
     for i, (got, want) in enumerate(zip(texts, expected)):
         if got != want:
-            return _verdict(False, "", f"window {i}: you decoded {got!r}, expected {want!r}")
+            s, e = features["start_positions"][i], features["end_positions"][i]
+            hint = ("it is labelled (0, 0): no text" if (s, e) == (0, 0) else
+                    f"decode input_ids[{s}:{e} + 1]: the end label is the answer's last token")
+            return _verdict(False, "", f"window {i}: you decoded {got!r}; {hint}")
     empty = sum(not t for t in expected)
     return _verdict(True, f"all {len(expected)} windows right ({empty} of them labelled (0, 0))", "")
 
@@ -117,6 +125,18 @@ F1_CASES: tuple[tuple[str, str], ...] = (
 )
 
 
+_F1_HINTS = {  # what each case of F1_CASES tests
+    ("Denver Broncos", "Denver Broncos"): "identical texts",
+    ("the Denver Broncos", "Denver Broncos"): "normalise first: the articles a/an/the are dropped",
+    ("Jax, PyTorch", "Jax, PyTorch and TensorFlow"): "a partial overlap: precision and recall differ",
+    ("in 1879", "1879"): "precision is shared words over the prediction's words",
+    ("Paris", "London"): "nothing shared",
+    ("", "anything"): "an empty prediction",
+    ("a a a b", "a b b"): "normalise first ('a' is an article), then count shared words with multiplicity",
+    ("The Eiffel-Tower!", "eiffel tower"): "punctuation is deleted, not replaced by a space",
+}
+
+
 def check_f1(fn: Callable[[str, str], float]) -> bool:
     """Exercise 07.1: ``fn(prediction, reference)`` is SQuAD's F1 (0 to 1) after the official
     normalisation (lower case, no punctuation, no a/an/the, single spaces)."""
@@ -125,7 +145,9 @@ def check_f1(fn: Callable[[str, str], float]) -> bool:
     for prediction, reference in F1_CASES:
         got, want = fn(prediction, reference), f1_score(prediction, reference)
         if abs(float(got) - want) > 1e-9:
-            return _verdict(False, "", f"f1({prediction!r}, {reference!r}) = {got}, expected {want:.4f}")
+            hint = _F1_HINTS.get((prediction, reference), "follow the normalisation step by step")
+            return _verdict(False, "", f"counter-example: your f1({prediction!r}, {reference!r}) = {got} is too "
+                                       f"{'high' if float(got) > want else 'low'} ({hint})")
     return _verdict(True, f"all {len(F1_CASES)} pairs right", "")
 
 
@@ -157,9 +179,27 @@ def check_best_span(fn: Callable[..., tuple[int, int] | None], n_cases: int = 20
         max_len = int(rng.integers(1, 12))
         want = reference_best_span(s, e, offsets, max_len)
         got = fn(s, e, offsets, max_len)
-        if (None if got is None else tuple(int(x) for x in got)) != want:
-            return _verdict(False, "", f"case {case} (max_answer_length={max_len}): you returned {got}, expected {want}")
+        got = None if got is None else tuple(int(x) for x in got)
+        if got != want:
+            return _verdict(False, "", f"counter-example: random window {case} ({n} tokens, context tokens {first} to "
+                                       f"{n - 2}, max_answer_length={max_len}): you return {got}; "
+                                       + _best_span_hint(got, s, e, offsets, max_len))
     return _verdict(True, f"all {n_cases} random windows right", "")
+
+
+def _best_span_hint(got: tuple[int, int] | None, start_logits: np.ndarray, end_logits: np.ndarray,
+                    offsets: Sequence[Any], max_answer_length: int) -> str:
+    """Why `got` is not the best valid span of exercise 07.2, without naming the best one."""
+    if got is None:
+        return "this window has valid pairs"
+    i, j = got
+    if not (0 <= i < len(offsets) and 0 <= j < len(offsets)) or offsets[i] is None or offsets[j] is None:
+        return "a span must start and end on context tokens (offset not None)"
+    if j < i:
+        return "your span ends before it starts"
+    if j - i + 1 > max_answer_length:
+        return "your span is longer than max_answer_length tokens"
+    return "a valid span, but another valid pair has a higher start_logit + end_logit"
 
 
 # ============================================================================================
@@ -177,7 +217,8 @@ def check_trainer_steps(answer: Any, n_windows: int, batch_size: int, epochs: fl
     if int(answer) == expected:
         return _verdict(True, f"{expected} steps: {math.ceil(n_windows / batch_size)} per epoch x {epochs}", "")
     hint = " (did you drop the last, smaller batch?)" if int(answer) == int(epochs) * (n_windows // batch_size) else ""
-    return _verdict(False, "", f"{answer} is not it{hint}")
+    return _verdict(False, "", f"{answer} steps are too {'many' if int(answer) > expected else 'few'}{hint}: "
+                               "count the batches of one epoch first, then multiply by the epochs")
 
 
 def check_renamed_argument(answer: Any) -> bool:
@@ -195,7 +236,8 @@ def check_padding_fraction(answer: Any, stats: Mapping[str, float], tolerance: f
         return _verdict(False, "", "set my_fraction to a number between 0 and 1")
     ok = abs(float(answer) - expected) <= tolerance
     return _verdict(ok, f"{expected:.3f} of the tokens are padding when every window is padded",
-                    f"{float(answer):.3f} is off; compare the mean window length to max_length")
+                    f"{float(answer):.3f} is too {'high' if float(answer) > expected else 'low'}; compare the "
+                    "mean window length to max_length")
 
 
 # ============================================================================================
@@ -214,7 +256,9 @@ def check_schedule_steps(answer: Any, batches_per_epoch: int, epochs: int, gradi
         return _verdict(True, f"{expected} optimizer steps", "")
     if int(answer) == epochs * batches_per_epoch:
         return _verdict(False, "", "that counts batches: the schedule would decay only 1/accumulation of the way")
-    return _verdict(False, "", f"{answer} is not it")
+    return _verdict(False, "", f"{answer} is too {'many' if int(answer) > expected else 'few'}: one optimizer "
+                               f"step per {gradient_accumulation_steps} batches, and a leftover group at the end "
+                               "of an epoch steps too")
 
 
 def duplicated_windows(n_windows: int, batch_size: int, num_processes: int) -> int:
@@ -236,7 +280,8 @@ def check_duplicated_windows(answer: Any, n_windows: int, batch_size: int, num_p
         return _verdict(False, "", "set my_duplicates first")
     ok = int(answer) == expected
     return _verdict(ok, f"{expected} windows repeated; gather_for_metrics drops exactly these",
-                    f"{answer} is not it: count the batches each process gets, all of size {batch_size}")
+                    f"{answer} is too {'many' if int(answer) > expected else 'few'}: count the batches each "
+                    f"process gets, all of size {batch_size}")
 
 
 # ============================================================================================
@@ -251,8 +296,8 @@ def check_window_count(answer: Any, tokenizer: Any, question: str, context: str,
     if answer is None:
         return _verdict(False, "", "set my_windows first")
     ok = int(answer) == expected
-    return _verdict(ok, f"{expected} windows", f"{answer} is not it: tokenize question and context "
-                    "with truncation='only_second', return_overflowing_tokens=True")
+    return _verdict(ok, f"{expected} windows", f"{answer} windows are too {'many' if int(answer) > expected else 'few'}: "
+                    "tokenize question and context with truncation='only_second', return_overflowing_tokens=True")
 
 
 def check_min_answer_len(answer: Any, tokenizer: Any, answer_text: str) -> bool:
@@ -263,4 +308,6 @@ def check_min_answer_len(answer: Any, tokenizer: Any, answer_text: str) -> bool:
         return _verdict(False, "", "set my_min_len first")
     ok = int(answer) == expected
     return _verdict(ok, f"{expected} tokens: {tokenizer.tokenize(answer_text)}",
-                    f"{answer} is not it: max_answer_len counts tokens, not words or characters")
+                    f"{answer} tokens let the whole answer through, but a smaller max_answer_len does too"
+                    if int(answer) > expected else
+                    f"with {answer} the answer is cut: max_answer_len counts tokens, not words or characters")
