@@ -10,7 +10,8 @@
 * :func:`trainer_checkpoint` -- the same question for ``Trainer`` (``trainer.train(resume_from_checkpoint=...)``);
 * :class:`CheckpointError` / :func:`check_model_folder` -- a checkpoint or model folder that exists but
   cannot be used, found before any work starts;
-* :func:`push_folder_to_hub` -- ``huggingface_hub.upload_folder`` (the course's ``Repository`` is gone).
+* :func:`push_folder_to_hub` -- ``huggingface_hub.upload_folder`` (the course's ``Repository`` is gone);
+* :func:`trainer_disable_tqdm` -- ``TrainingArguments(disable_tqdm=...)`` for both tracks.
 
 Which run folder a training run writes into (new, or the unfinished one it resumes) is
 :func:`course_utils.workspace.run_folder`. Imports run one way: this module uses only the
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .precision import resolve_mixed_precision
+from .profiles import quiet
 
 __all__ = [
     "CHECKPOINTS",
@@ -39,6 +41,7 @@ __all__ = [
     "resume_progress",
     "save_checkpoint",
     "trainer_checkpoint",
+    "trainer_disable_tqdm",
 ]
 
 CHECKPOINTS = "checkpoints"
@@ -47,6 +50,22 @@ PROGRESS = "progress.json"
 
 class CheckpointError(ValueError):
     """A checkpoint or saved-model folder that exists but cannot be resumed from or loaded."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Trainer's progress display
+# ---------------------------------------------------------------------------------------------
+def trainer_disable_tqdm() -> bool:
+    """``TrainingArguments(disable_tqdm=...)``: True only for quiet runs outside a notebook.
+
+    In a notebook (papermill's batch runs included) ``Trainer`` draws one HTML table that it
+    updates in place: an executed notebook keeps its final state, the bar full and one rounded row
+    per evaluation, as a learner sees it. ``disable_tqdm=True`` would print a raw dict per log
+    instead. Quiet scripts and terminals (the ci profile, ``accelerate launch``) print no bars.
+    """
+    from transformers.utils import is_in_notebook
+
+    return quiet() and not is_in_notebook()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Exercises at the end of the §7 notebooks, and the ``check_...`` helpers that mark them.
 
 Each checker prints a short verdict (what is right, or the first case that is wrong) and returns
-True/False, so a learner can re-run it until it passes. The checkers compute the expected answer
-themselves from the same inputs, so they work with every profile and data source.
+it as a ``viz.Verdict`` (true when right; silent as a cell's last value), so a learner can re-run
+it until it passes. The checkers compute the expected answer themselves from the same inputs, so
+they work with every profile and data source.
 
 Sections per notebook (06, 07 here; later notebooks append below).
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+
+from ..viz import Verdict, verdict
 
 __all__ = [
     "check_window_counts",
@@ -33,29 +36,24 @@ __all__ = [
 ]
 
 
-def _verdict(ok: bool, good: str, bad: str) -> bool:
-    print(("✅ " + good) if ok else ("❌ " + bad))
-    return ok
-
-
 # ============================================================================================
 # 06 · Preparing the data
 # ============================================================================================
 def check_window_counts(counts: Mapping[int, int], examples: Mapping[str, Any], tokenizer: Any,
-                        max_length: int = 128) -> bool:
+                        max_length: int = 128) -> Verdict:
     """Exercise 06.1: ``counts[stride]`` = number of training windows the examples become at
     `max_length` for each stride you tried (at least three strides)."""
     from .features import count_windows
 
     if len(counts) < 3:
-        return _verdict(False, "", f"try at least three strides (you gave {len(counts)})")
+        return verdict(False, "", f"try at least three strides (you gave {len(counts)})")
     for stride, got in sorted(counts.items()):
         expected = count_windows(examples, tokenizer, max_length, stride)
         if got != expected:
-            return _verdict(False, "", f"stride={stride}: you counted {got} windows, expected {expected}")
+            return verdict(False, "", f"stride={stride}: you counted {got} windows, expected {expected}")
     ordered = [counts[s] for s in sorted(counts)]
     trend = "more overlap, more windows" if ordered == sorted(ordered) else "counts checked"
-    return _verdict(True, f"all {len(counts)} counts right ({trend}: {ordered})", "")
+    return verdict(True, f"all {len(counts)} counts right ({trend}: {ordered})", "")
 
 
 CONTEXT_SPAN_CASES: tuple[list, ...] = (
@@ -72,7 +70,7 @@ def reference_context_span(sequence_ids: Sequence[int | None]) -> tuple[int, int
     return start, start + list(sequence_ids).count(1) - 1
 
 
-def check_context_span(fn: Callable[[Sequence[int | None]], tuple[int, int]]) -> bool:
+def check_context_span(fn: Callable[[Sequence[int | None]], tuple[int, int]]) -> Verdict:
     """Exercise 06.2: ``fn(sequence_ids)`` returns the first and last token of the context, also
     for a window that ends inside the context (no final ``[SEP]``), where the course's
     ``while sequence_ids[idx] == 1`` loop runs off the end."""
@@ -81,25 +79,25 @@ def check_context_span(fn: Callable[[Sequence[int | None]], tuple[int, int]]) ->
         try:
             got = tuple(fn(list(seq)))
         except IndexError:
-            return _verdict(False, "", f"IndexError on {seq}: your loop ran past the end of the window")
+            return verdict(False, "", f"IndexError on {seq}: your loop ran past the end of the window")
         if got != expected:
-            return _verdict(False, "", f"for {seq} you returned {got}, expected {expected}")
-    return _verdict(True, f"all {len(CONTEXT_SPAN_CASES)} windows right, including one without a final [SEP]", "")
+            return verdict(False, "", f"for {seq} you returned {got}, expected {expected}")
+    return verdict(True, f"all {len(CONTEXT_SPAN_CASES)} windows right, including one without a final [SEP]", "")
 
 
-def check_label_texts(texts: Sequence[str], features: Mapping[str, Any], tokenizer: Any) -> bool:
+def check_label_texts(texts: Sequence[str], features: Mapping[str, Any], tokenizer: Any) -> Verdict:
     """Exercise 06.3: the text each training window's labels point at ('' for ``(0, 0)``),
     decoded with the tokenizer."""
     from .features import decode_labels
 
     expected = decode_labels(features, tokenizer)
     if len(texts) != len(expected):
-        return _verdict(False, "", f"{len(texts)} texts for {len(expected)} windows")
+        return verdict(False, "", f"{len(texts)} texts for {len(expected)} windows")
     for i, (got, want) in enumerate(zip(texts, expected)):
         if got != want:
-            return _verdict(False, "", f"window {i}: you decoded {got!r}, expected {want!r}")
+            return verdict(False, "", f"window {i}: you decoded {got!r}, expected {want!r}")
     empty = sum(not t for t in expected)
-    return _verdict(True, f"all {len(expected)} windows right ({empty} of them labelled (0, 0))", "")
+    return verdict(True, f"all {len(expected)} windows right ({empty} of them labelled (0, 0))", "")
 
 
 # ============================================================================================
@@ -117,7 +115,7 @@ F1_CASES: tuple[tuple[str, str], ...] = (
 )
 
 
-def check_f1(fn: Callable[[str, str], float]) -> bool:
+def check_f1(fn: Callable[[str, str], float]) -> Verdict:
     """Exercise 07.1: ``fn(prediction, reference)`` is SQuAD's F1 (0 to 1) after the official
     normalisation (lower case, no punctuation, no a/an/the, single spaces)."""
     from .squad_metric import f1_score
@@ -125,8 +123,8 @@ def check_f1(fn: Callable[[str, str], float]) -> bool:
     for prediction, reference in F1_CASES:
         got, want = fn(prediction, reference), f1_score(prediction, reference)
         if abs(float(got) - want) > 1e-9:
-            return _verdict(False, "", f"f1({prediction!r}, {reference!r}) = {got}, expected {want:.4f}")
-    return _verdict(True, f"all {len(F1_CASES)} pairs right", "")
+            return verdict(False, "", f"f1({prediction!r}, {reference!r}) = {got}, expected {want:.4f}")
+    return verdict(True, f"all {len(F1_CASES)} pairs right", "")
 
 
 def reference_best_span(start_logits: np.ndarray, end_logits: np.ndarray, offsets: Sequence[Any],
@@ -143,7 +141,7 @@ def reference_best_span(start_logits: np.ndarray, end_logits: np.ndarray, offset
     return divmod(flat, n)
 
 
-def check_best_span(fn: Callable[..., tuple[int, int] | None], n_cases: int = 200, seed: int = 0) -> bool:
+def check_best_span(fn: Callable[..., tuple[int, int] | None], n_cases: int = 200, seed: int = 0) -> Verdict:
     """Exercise 07.2: ``fn(start_logits, end_logits, offsets, max_answer_length)`` returns the
     best valid ``(start, end)`` of one window over all pairs (no ``n_best`` pruning), or None."""
     rng = np.random.default_rng(seed)
@@ -158,14 +156,14 @@ def check_best_span(fn: Callable[..., tuple[int, int] | None], n_cases: int = 20
         want = reference_best_span(s, e, offsets, max_len)
         got = fn(s, e, offsets, max_len)
         if (None if got is None else tuple(int(x) for x in got)) != want:
-            return _verdict(False, "", f"case {case} (max_answer_length={max_len}): you returned {got}, expected {want}")
-    return _verdict(True, f"all {n_cases} random windows right", "")
+            return verdict(False, "", f"case {case} (max_answer_length={max_len}): you returned {got}, expected {want}")
+    return verdict(True, f"all {n_cases} random windows right", "")
 
 
 # ============================================================================================
 # 08 · Fine-tuning with the Trainer
 # ============================================================================================
-def check_trainer_steps(answer: Any, n_windows: int, batch_size: int, epochs: float) -> bool:
+def check_trainer_steps(answer: Any, n_windows: int, batch_size: int, epochs: float) -> Verdict:
     """Exercise 08.1: optimizer steps of ``num_train_epochs`` epochs over `n_windows` windows with
     `batch_size` windows per step (no gradient accumulation, no ``max_steps``). The last batch of
     an epoch is smaller but is still a step."""
@@ -173,35 +171,35 @@ def check_trainer_steps(answer: Any, n_windows: int, batch_size: int, epochs: fl
 
     expected = math.ceil(float(epochs) * math.ceil(n_windows / batch_size))
     if answer is None:
-        return _verdict(False, "", "set my_steps to your answer first")
+        return verdict(False, "", "set my_steps to your answer first")
     if int(answer) == expected:
-        return _verdict(True, f"{expected} steps: {math.ceil(n_windows / batch_size)} per epoch x {epochs}", "")
+        return verdict(True, f"{expected} steps: {math.ceil(n_windows / batch_size)} per epoch x {epochs}", "")
     hint = " (did you drop the last, smaller batch?)" if int(answer) == int(epochs) * (n_windows // batch_size) else ""
-    return _verdict(False, "", f"{answer} is not it{hint}")
+    return verdict(False, "", f"{answer} is not it{hint}")
 
 
-def check_renamed_argument(answer: Any) -> bool:
+def check_renamed_argument(answer: Any) -> Verdict:
     """Exercise 08.2: the transformers 5 name of ``evaluation_strategy``."""
     ok = isinstance(answer, str) and answer.strip() == "eval_strategy"
-    return _verdict(ok, "eval_strategy: TrainingArguments(eval_strategy='epoch')",
+    return verdict(ok, "eval_strategy: TrainingArguments(eval_strategy='epoch')",
                     f"{answer!r}: look at the TrainingArguments cell (or `help(TrainingArguments)`)")
 
 
-def check_padding_fraction(answer: Any, stats: Mapping[str, float], tolerance: float = 0.01) -> bool:
+def check_padding_fraction(answer: Any, stats: Mapping[str, float], tolerance: float = 0.01) -> Verdict:
     """Exercise 08.3: the share of padding in an epoch padded to ``max_length`` (from
     ``loop.padding_stats``: mean window length vs max_length)."""
     expected = 1.0 - stats["mean_length"] * stats["windows"] / stats["tokens_max_length"]
     if answer is None:
-        return _verdict(False, "", "set my_fraction to a number between 0 and 1")
+        return verdict(False, "", "set my_fraction to a number between 0 and 1")
     ok = abs(float(answer) - expected) <= tolerance
-    return _verdict(ok, f"{expected:.3f} of the tokens are padding when every window is padded",
+    return verdict(ok, f"{expected:.3f} of the tokens are padding when every window is padded",
                     f"{float(answer):.3f} is off; compare the mean window length to max_length")
 
 
 # ============================================================================================
 # 09 · The Accelerate loop
 # ============================================================================================
-def check_schedule_steps(answer: Any, batches_per_epoch: int, epochs: int, gradient_accumulation_steps: int) -> bool:
+def check_schedule_steps(answer: Any, batches_per_epoch: int, epochs: int, gradient_accumulation_steps: int) -> Verdict:
     """Exercise 09.1: ``num_training_steps`` of the linear schedule, counted in *optimizer* steps:
     with accumulation, one optimizer step every `gradient_accumulation_steps` batches (the last
     partial group at the end of an epoch still steps)."""
@@ -209,12 +207,12 @@ def check_schedule_steps(answer: Any, batches_per_epoch: int, epochs: int, gradi
 
     expected = epochs * math.ceil(batches_per_epoch / gradient_accumulation_steps)
     if answer is None:
-        return _verdict(False, "", "set my_schedule_steps first")
+        return verdict(False, "", "set my_schedule_steps first")
     if int(answer) == expected:
-        return _verdict(True, f"{expected} optimizer steps", "")
+        return verdict(True, f"{expected} optimizer steps", "")
     if int(answer) == epochs * batches_per_epoch:
-        return _verdict(False, "", "that counts batches: the schedule would decay only 1/accumulation of the way")
-    return _verdict(False, "", f"{answer} is not it")
+        return verdict(False, "", "that counts batches: the schedule would decay only 1/accumulation of the way")
+    return verdict(False, "", f"{answer} is not it")
 
 
 def duplicated_windows(n_windows: int, batch_size: int, num_processes: int) -> int:
@@ -229,13 +227,13 @@ def duplicated_windows(n_windows: int, batch_size: int, num_processes: int) -> i
     return served - n_windows
 
 
-def check_duplicated_windows(answer: Any, n_windows: int, batch_size: int, num_processes: int) -> bool:
+def check_duplicated_windows(answer: Any, n_windows: int, batch_size: int, num_processes: int) -> Verdict:
     """Exercise 09.2: windows served twice on `num_processes` processes (evaluation, even batches)."""
     expected = duplicated_windows(n_windows, batch_size, num_processes)
     if answer is None:
-        return _verdict(False, "", "set my_duplicates first")
+        return verdict(False, "", "set my_duplicates first")
     ok = int(answer) == expected
-    return _verdict(ok, f"{expected} windows repeated; gather_for_metrics drops exactly these",
+    return verdict(ok, f"{expected} windows repeated; gather_for_metrics drops exactly these",
                     f"{answer} is not it: count the batches each process gets, all of size {batch_size}")
 
 
@@ -243,24 +241,24 @@ def check_duplicated_windows(answer: Any, n_windows: int, batch_size: int, num_p
 # 10 · Using the fine-tuned model
 # ============================================================================================
 def check_window_count(answer: Any, tokenizer: Any, question: str, context: str, max_seq_len: int,
-                       doc_stride: int) -> bool:
+                       doc_stride: int) -> Verdict:
     """Exercise 10.1: how many windows the pipeline splits `context` into for these sizes."""
     enc = tokenizer(question, context, truncation="only_second", max_length=max_seq_len, stride=doc_stride,
                     return_overflowing_tokens=True)
     expected = len(enc["input_ids"])
     if answer is None:
-        return _verdict(False, "", "set my_windows first")
+        return verdict(False, "", "set my_windows first")
     ok = int(answer) == expected
-    return _verdict(ok, f"{expected} windows", f"{answer} is not it: tokenize question and context "
+    return verdict(ok, f"{expected} windows", f"{answer} is not it: tokenize question and context "
                     "with truncation='only_second', return_overflowing_tokens=True")
 
 
-def check_min_answer_len(answer: Any, tokenizer: Any, answer_text: str) -> bool:
+def check_min_answer_len(answer: Any, tokenizer: Any, answer_text: str) -> Verdict:
     """Exercise 10.2: the smallest ``max_answer_len`` (in tokens) that still lets the pipeline
     return `answer_text` whole."""
     expected = len(tokenizer(answer_text, add_special_tokens=False)["input_ids"])
     if answer is None:
-        return _verdict(False, "", "set my_min_len first")
+        return verdict(False, "", "set my_min_len first")
     ok = int(answer) == expected
-    return _verdict(ok, f"{expected} tokens: {tokenizer.tokenize(answer_text)}",
+    return verdict(ok, f"{expected} tokens: {tokenizer.tokenize(answer_text)}",
                     f"{answer} is not it: max_answer_len counts tokens, not words or characters")
