@@ -6,6 +6,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 VPY     := $(VENV)/bin/python
 PROFILE ?= workshop
 NBDIR   := build/nb-ci
+RUNDIR  := build/run-ci
 
 .PHONY: setup course test lab bench book lock clean
 
@@ -25,10 +26,14 @@ setup: $(VENV)/.installed
 course: setup
 	$(VPY) -m course_utils.run --profile $(PROFILE) $(if $(ASSETS),--assets $(ASSETS))
 
-## make test: unit tests + every notebook with the ci profile under nbval
+## make test: unit tests + every notebook with the ci profile under nbval, and the outputs of a ci run scanned
+# nbval keeps no outputs, so the runner executes the notebooks once more into $(RUNDIR), saved as a reader
+# sees them; tests/test_clean_outputs.py scans them. A failing notebook there fails that test, not make.
 test: setup
 	$(VPY) -m course_utils.run --profile ci --prepare-only --output-dir $(NBDIR)
 	$(VPY) -m course_utils.run --profile ci --prepare-only --notebook-dir solutions --output-dir build/nb-ci-solutions
+	rm -rf $(RUNDIR)
+	-$(VPY) -m course_utils.run --profile ci --keep-going --output-dir $(RUNDIR)
 	$(VPY) -m pytest tests $(NBDIR) build/nb-ci-solutions --nbval-lax --nbval-current-env -p no:cacheprovider --durations=25
 
 # As root (a Docker or CI container) JupyterLab refuses to start without --allow-root.

@@ -39,6 +39,7 @@ __all__ = [
     "configure_environment",
     "UNACTIONABLE_MESSAGES",
     "filter_library_noise",
+    "BATCH_ENV",
     "quiet",
     "set_seed",
     "BATCH_OVERRIDES_ENV",
@@ -254,8 +255,9 @@ def configure_environment(offline: bool, hf_home: str | os.PathLike | None = Non
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         os.environ.setdefault("HF_HOME", str(hf_home or PROJECT_ROOT / ".cache" / "huggingface"))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if os.environ.get("COURSE_QUIET") == "1":
-        # ci: no progress bars in executed notebooks (they bloat outputs); people keep them.
+    if quiet():
+        # ci and batch runs: nobody watches the bars, and a saved notebook keeps each widget bar as it
+        # was first drawn (0%). A learner in JupyterLab or Colab keeps them.
         os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
         os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # also transformers' "Loading weights" bars
         os.environ["TQDM_DISABLE"] = "1"
@@ -266,6 +268,8 @@ UNACTIONABLE_MESSAGES = (
     "loss_type=None",                 # transformers picks the default causal-LM loss: as intended
     "The attention mask is not set",  # generation on one unpadded prompt: no mask is needed
     "Setting `pad_token_id` to `eos_token_id`",  # GPT-2 has no pad token: the course does the same
+    "Removed shared tensor",          # Accelerate's save drops GPT-2's tied lm_head; loading ties it again
+    "mtime may not be reliable",      # Trainer orders its checkpoints by step number instead: the same order
 )
 
 
@@ -278,22 +282,39 @@ class _DropUnactionable:
 
 
 def filter_library_noise() -> None:
-    """Drop the warnings listed in UNACTIONABLE_MESSAGES from transformers' loggers."""
+    """Drop the messages listed in UNACTIONABLE_MESSAGES, from Python warnings and from logging.
+
+    Logging filters must sit on the *handlers* that print: a logger's own filter sees only the
+    records logged to it by name, not those of its children (``transformers.modeling_utils``,
+    ``accelerate.utils.other``). So the filter goes on transformers' stderr handler (created when
+    transformers is first imported, which this does: activate has set the environment by then),
+    on the root logger's handlers and on ``logging.lastResort``, which prints Accelerate's records.
+    """
     import logging
+    import re
     import warnings
 
+    import transformers.utils.logging  # noqa: F401 - installs the "transformers" handler we filter
+
     for snippet in UNACTIONABLE_MESSAGES:
-        warnings.filterwarnings("ignore", message=f".*{snippet}.*")
-    logger = logging.getLogger("transformers")
-    if not any(isinstance(f, _DropUnactionable) for f in logger.filters):
-        logger.addFilter(_DropUnactionable())
-        for handler in logger.handlers:
-            handler.addFilter(_DropUnactionable())
+        warnings.filterwarnings("ignore", message=f".*{re.escape(snippet)}")
+    targets = [logging.lastResort, *logging.getLogger().handlers]
+    for name in ("transformers", "accelerate"):
+        logger = logging.getLogger(name)
+        targets += [logger, *logger.handlers]
+    for target in targets:
+        if target is not None and not any(isinstance(f, _DropUnactionable) for f in target.filters):
+            target.addFilter(_DropUnactionable())
+
+
+# Set by the batch runner (python -m course_utils.run) for the kernels it starts: nobody watches them.
+BATCH_ENV = "COURSE_BATCH"
 
 
 def quiet() -> bool:
-    """True where progress bars should stay off (the ci profile, batch runs)."""
-    return os.environ.get("COURSE_QUIET") == "1"
+    """True where progress bars should stay off: the ci profile, and every notebook the batch
+    runner executes (whatever the profile), where nobody watches and a saved bar stays at 0%."""
+    return os.environ.get("COURSE_QUIET") == "1" or os.environ.get(BATCH_ENV) == "1"
 
 
 def set_seed(seed: int) -> None:
@@ -343,8 +364,8 @@ def activate(name: str = "auto", **overrides: Any) -> Profile:
     """Resolve a profile, configure the environment for it and seed everything.
 
     Call it in the first code cell after the parameters cell, before importing any Hugging Face
-    library. The ci profile also switches progress bars off. A knob the batch runner set for the
-    whole run applies unless the notebook's own parameter sets it.
+    library. The ci profile and batch runs also switch progress bars off (see :func:`quiet`). A
+    knob the batch runner set for the whole run applies unless the notebook's own parameter sets it.
     """
     given = {k: v for k, v in overrides.items() if v is not None}
     prof = get_profile(name, **{**batch_overrides(), **given})

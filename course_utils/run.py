@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from .profiles import BATCH_OVERRIDES_ENV, PROFILE_NAMES, PROJECT_ROOT, profile_knobs
+from .profiles import BATCH_ENV, BATCH_OVERRIDES_ENV, PROFILE_NAMES, PROJECT_ROOT, profile_knobs
 from .workspace import METRICS_ENV, timestamp
 
 __all__ = [
@@ -319,10 +319,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     (folder / "metrics").mkdir()
     os.environ[BATCH_OVERRIDES_ENV] = json.dumps({k: user_params[k] for k in shared})
+    os.environ[BATCH_ENV] = "1"  # the kernels: nobody watches, so no progress bars (profiles.quiet)
     try:
         return _run_all(args, notebooks, folder, base, per_notebook, user_params)
     finally:
-        os.environ.pop(BATCH_OVERRIDES_ENV, None)  # the kernels had it; this process keeps nothing
+        for name in (BATCH_OVERRIDES_ENV, BATCH_ENV):  # the kernels had them; this process keeps nothing
+            os.environ.pop(name, None)
 
 
 def _run_all(args: argparse.Namespace, notebooks: Sequence[Path], folder: Path, base: dict[str, Any],

@@ -14,6 +14,7 @@
 * :func:`time_train_steps` / :func:`plan_steps` -- training by time budget: a few steps of a copy of
   the model are timed, and ``max_steps`` is set so the run ends inside ``time_budget_s``
   (the arithmetic is :func:`course_utils.budget.steps_for_budget`).
+* :func:`trainer_disable_tqdm` -- ``TrainingArguments(disable_tqdm=...)`` for both tracks.
 
 Which run folder a training run writes into (new, or the unfinished one it resumes) is
 :func:`course_utils.workspace.run_folder`. Imports run one way: this module uses only the
@@ -33,6 +34,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .budget import BudgetPlan, steps_for_budget
 from .precision import autocast, device_type, resolve_mixed_precision
+from .profiles import quiet
 
 __all__ = [
     "BUDGET_FILE",
@@ -52,6 +54,7 @@ __all__ = [
     "time_forward",
     "time_train_steps",
     "trainer_checkpoint",
+    "trainer_disable_tqdm",
 ]
 
 CHECKPOINTS = "checkpoints"
@@ -60,6 +63,22 @@ PROGRESS = "progress.json"
 
 class CheckpointError(ValueError):
     """A checkpoint or saved-model folder that exists but cannot be resumed from or loaded."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Trainer's progress display
+# ---------------------------------------------------------------------------------------------
+def trainer_disable_tqdm() -> bool:
+    """``TrainingArguments(disable_tqdm=...)``: True only for quiet runs outside a notebook.
+
+    In a notebook (papermill's batch runs included) ``Trainer`` draws one HTML table that it
+    updates in place: an executed notebook keeps its final state, the bar full and one rounded row
+    per evaluation, as a learner sees it. ``disable_tqdm=True`` would print a raw dict per log
+    instead. Quiet scripts and terminals (the ci profile, ``accelerate launch``) print no bars.
+    """
+    from transformers.utils import is_in_notebook
+
+    return quiet() and not is_in_notebook()
 
 
 # ---------------------------------------------------------------------------------------------

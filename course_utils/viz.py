@@ -9,6 +9,8 @@ from typing import Any, Callable, Iterable
 __all__ = [
     "show_source",
     "changed_box",
+    "Verdict",
+    "verdict",
     "widgets_available",
 ]
 
@@ -39,6 +41,41 @@ def changed_box(items: Iterable[str], title: str = "What changed from the course
         return text
     display(Markdown(f"> " + text.replace("\n", "\n> ")))
     return None
+
+
+class Verdict:
+    """What an exercise's ``check_...`` returns: true when the answer is right.
+
+    The check has already printed its verdict line, so as the last value of a cell it shows
+    nothing (a bare ``False`` under "❌ ..." would only repeat it). ``if check(...)``, ``bool(...)``
+    and ``== True`` work as with a plain bool.
+    """
+
+    __slots__ = ("ok",)
+
+    def __init__(self, ok: bool) -> None:
+        self.ok = bool(ok)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __eq__(self, other: object) -> bool:
+        return self.ok == bool(other) if isinstance(other, (bool, Verdict)) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.ok)
+
+    def __repr__(self) -> str:
+        return f"Verdict({self.ok})"
+
+    def _ipython_display_(self) -> None:
+        """IPython's hook for the cell's last value: draw nothing."""
+
+
+def verdict(ok: bool, good: str, bad: str) -> Verdict:
+    """Print an exercise's verdict (✅ `good` or ❌ `bad`) and return it as a :class:`Verdict`."""
+    print(("✅ " + good) if ok else ("❌ " + bad))
+    return Verdict(ok)
 
 
 def widgets_available() -> bool:

@@ -17,6 +17,7 @@ __all__ = [
     "COMPLETE_MARKER",
     "default_workspace",
     "workspace",
+    "shown_path",
     "timestamp",
     "new_run_dir",
     "mark_complete",
@@ -42,6 +43,26 @@ def workspace(output_dir: str | os.PathLike | None, profile_name: str) -> Path:
     path = Path(output_dir) if output_dir else default_workspace(profile_name)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """A path as a notebook prints it: relative to the project (``runs/workspace-ci/clm-tokenizer/...``).
+
+    Outputs are read by others (a saved run, the book): the absolute form names the machine and
+    the person who ran it and says nothing more. Outside the project, the home folder becomes
+    ``~``; any other place (Google Drive on Colab, ``/kaggle/working``) is shown as it is, and so
+    is anything that is not an absolute path (a relative folder, a Hub id).
+    """
+    full = Path(path).expanduser()
+    if not full.is_absolute():
+        return str(path)
+    full = full.resolve()
+    for base, prefix in ((PROJECT_ROOT, ""), (Path.home().resolve(), "~/")):
+        try:
+            return prefix + full.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return str(full)
 
 
 def timestamp() -> str:

@@ -294,6 +294,34 @@ def test_load_raw_datasets_from_a_local_jsonl(tmp_path):
     assert raw["train"].column_names == list(CODEPARROT_COLUMNS)
 
 
+def test_the_corpus_is_built_once_per_workspace_and_reused_quietly(tmp_path, capsys):
+    """Notebooks 01-05 all need the corpus: the first builds, saves and reports it; the others load
+    it back without a word, unless a knob or the source's files changed."""
+    from course_utils.workspace import shown_path
+
+    rows = [_row(i, ("import pandas as pd\n" if i % 3 else "x = 1\n") * 5) for i in range(300)]
+    data = _write_jsonl(tmp_path / "code.jsonl", rows)
+    cfg = {"corpus_source": str(data), "max_train_files": 50, "max_valid_files": 200,
+           "filter_keywords": ["pandas"], "valid_fraction": 0.2}
+    work = tmp_path / "work"
+    built = load_raw_datasets(cfg, work)
+    report = capsys.readouterr().out
+    assert "of data after filtering." in report and "valid: asked for 200 files" in report
+    (saved,) = (work / corpus.CORPUS_ARTEFACT).iterdir()
+    assert f"corpus: 50 train / 35 valid files, saved in {shown_path(saved)}" in report
+    again = load_raw_datasets(cfg, work)
+    assert capsys.readouterr().out == ""  # reused quietly
+    for split in ("train", "valid"):
+        assert again[split]["path"] == built[split]["path"] == load_raw_datasets(cfg)[split]["path"]
+    capsys.readouterr()
+    load_raw_datasets({**cfg, "max_train_files": 40}, work)  # another knob: built again
+    assert "corpus: 40 train /" in capsys.readouterr().out
+    _write_jsonl(data, rows[:250])  # the source changed on the disk: built again
+    assert len(load_raw_datasets(cfg, work)["train"]) == 50
+    assert "of data after filtering." in capsys.readouterr().out
+    assert len(list((work / corpus.CORPUS_ARTEFACT).iterdir())) == 3
+
+
 def test_load_raw_datasets_from_a_saved_datasetdict(tmp_path):
     dd = DatasetDict({"train": Dataset.from_list([_row(i, "a") for i in range(6)]),
                       "validation": Dataset.from_list([_row(i, "b") for i in range(3)])})
@@ -318,14 +346,14 @@ def test_load_raw_datasets_bundled_ci_profile():
 def test_exercise_checkers_of_notebook_01(capsys):
     from course_utils.clm import exercises as ex
 
-    assert ex.check_imports_filter(ex._reference_imports_library) is True
-    assert ex.check_imports_filter(lambda c: any_keyword_in_string(c, COURSE_FILTERS)) is False
+    assert ex.check_imports_filter(ex._reference_imports_library)
+    assert not ex.check_imports_filter(lambda c: any_keyword_in_string(c, COURSE_FILTERS))
     assert "one day, port this to pandas" in capsys.readouterr().out  # names the failing case
     rows = [_row(0, "import numpy"), _row(1, "import seaborn"), _row(2, "x"), _row(3, "seaborn!")]
-    assert ex.check_first_kept_paths(["pkg/mod_1.py", "pkg/mod_3.py"], rows, ["seaborn"], n=2) is True
-    assert ex.check_first_kept_paths(["pkg/mod_3.py"], rows, ["seaborn"], n=1) is False
-    assert ex.check_kept_share(0.25, total=8, kept=2) is True
-    assert ex.check_kept_share(0.3, total=8, kept=2) is False
+    assert ex.check_first_kept_paths(["pkg/mod_1.py", "pkg/mod_3.py"], rows, ["seaborn"], n=2)
+    assert not ex.check_first_kept_paths(["pkg/mod_3.py"], rows, ["seaborn"], n=1)
+    assert ex.check_kept_share(0.25, total=8, kept=2)
+    assert not ex.check_kept_share(0.3, total=8, kept=2)
 
 
 def test_examples_script_keeps_the_sentence_introducing_each_example():

@@ -176,19 +176,85 @@ def test_workspace_default_and_metrics(tmp_path: Path, monkeypatch: pytest.Monke
     assert target.read_text().count('"') == 6  # {"a": 1, "b": "x"}
 
 
-def test_unactionable_library_warnings_are_dropped_others_kept(caplog: pytest.LogCaptureFixture) -> None:
+def test_unactionable_records_of_child_loggers_are_dropped_where_they_are_printed() -> None:
+    """The records come from child loggers (``transformers.modeling_utils``, Accelerate's
+    ``accelerate.utils.other``), which a filter on the parent logger never sees: the handlers that
+    print them (transformers' own, and ``logging.lastResort`` in a kernel) must drop them."""
     import logging
 
     profiles.filter_library_noise()
-    profiles.filter_library_noise()  # idempotent
-    logger = logging.getLogger("transformers.modeling_utils")
-    with caplog.at_level(logging.WARNING, logger="transformers"):
-        logging.getLogger("transformers").warning("`loss_type=None` was set in the config")
-        logging.getLogger("transformers").warning("Some weights were newly initialized: qa_outputs")
-    texts = [r.getMessage() for r in caplog.records]
-    assert not any("loss_type" in t for t in texts)
-    assert any("qa_outputs" in t for t in texts), "instructive warnings must stay"
-    assert logger is not None
+    profiles.filter_library_noise()  # idempotent: one filter per handler
+    assert sum(isinstance(f, profiles._DropUnactionable) for f in logging.lastResort.filters) == 1
+
+    def record(logger: str, message: str) -> logging.LogRecord:
+        return logging.getLogger(logger).makeRecord(logger, logging.WARNING, __file__, 1, message, (), None)
+
+    printers = [logging.lastResort, *logging.getLogger("transformers").handlers]
+    assert len(printers) >= 2, "transformers' stderr handler is installed"
+    for handler in printers:
+        assert not handler.filter(record("accelerate.utils.other", "[RANK 0] Removed shared tensor {'lm_head.weight'}"))
+        assert not handler.filter(record("transformers.modeling_utils", "`loss_type=None` was set in the config"))
+        assert not handler.filter(record("transformers.trainer_utils", "mtime may not be reliable on this filesystem"))
+        assert handler.filter(record("transformers.modeling_utils", "Some weights were newly initialized: qa_outputs"))
+
+
+def test_batch_runs_are_quiet_whatever_the_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nobody watches a batch run, and a saved widget bar stays at 0%: the runner's kernels (any
+    profile) switch the bars off before any library is imported; a learner's kernel keeps them."""
+    bars = ("TQDM_DISABLE", "HF_DATASETS_DISABLE_PROGRESS_BARS", "HF_HUB_DISABLE_PROGRESS_BARS")
+    for var in ("COURSE_QUIET", profiles.BATCH_ENV, "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE",
+                "HF_HOME", "TOKENIZERS_PARALLELISM", *bars):
+        monkeypatch.delenv(var, raising=False)  # and restored afterwards, whatever configure_environment sets
+    assert not profiles.quiet()
+    profiles.configure_environment(offline=True)
+    assert not any(var in os.environ for var in bars)
+    monkeypatch.setenv(profiles.BATCH_ENV, "1")
+    assert profiles.quiet()
+    profiles.configure_environment(offline=True)
+    assert all(os.environ[var] == "1" for var in bars)
+
+
+def test_trainer_keeps_its_notebook_table_in_quiet_notebooks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a notebook Trainer's table is saved in its final state; elsewhere a quiet run shows no bars."""
+    import transformers.utils
+
+    from course_utils.training import trainer_disable_tqdm
+
+    monkeypatch.delenv(profiles.BATCH_ENV, raising=False)
+    monkeypatch.setenv("COURSE_QUIET", "1")
+    monkeypatch.setattr(transformers.utils, "is_in_notebook", lambda: False)
+    assert trainer_disable_tqdm()
+    monkeypatch.setattr(transformers.utils, "is_in_notebook", lambda: True)
+    assert not trainer_disable_tqdm()
+    monkeypatch.setattr(transformers.utils, "is_in_notebook", lambda: False)
+    monkeypatch.delenv("COURSE_QUIET")
+    assert not trainer_disable_tqdm()
+
+
+def test_a_verdict_is_a_bool_that_shows_nothing_as_a_cells_result(capsys: pytest.CaptureFixture) -> None:
+    from IPython.core.formatters import DisplayFormatter
+
+    from course_utils.viz import Verdict, verdict
+
+    right, wrong = verdict(True, "all 3 cases right", "x"), verdict(False, "x", "for 'a' you returned 1")
+    assert capsys.readouterr().out == "✅ all 3 cases right\n❌ for 'a' you returned 1\n"
+    assert right and not wrong and isinstance(wrong, Verdict)
+    assert right == True and wrong == False and wrong != True  # noqa: E712 - the comparison is the point
+    assert repr(wrong) == "Verdict(False)" and len({right, Verdict(True), wrong}) == 2
+    # what IPython's display hook draws for a cell ending in a check: nothing (a bare False before)
+    assert DisplayFormatter().format(wrong) == ({}, {})
+    assert DisplayFormatter().format(False)[0] == {"text/plain": "False"}
+
+
+def test_paths_are_shown_relative_to_the_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shown = workspace.shown_path
+    assert shown(profiles.PROJECT_ROOT / "runs" / "workspace-ci" / "clm-trainer") == "runs/workspace-ci/clm-trainer"
+    assert shown(str(profiles.PROJECT_ROOT / "build" / "run-ci" / "work")) == "build/run-ci/work"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert shown(tmp_path / ".cache" / "galleries") == "~/.cache/galleries"
+    assert shown("huggingface-course/codeparrot-ds") == "huggingface-course/codeparrot-ds"  # a Hub id
+    assert shown("../shared/data") == "../shared/data"  # relative: as given
+    assert shown("/content/drive/MyDrive/nlp-course") == "/content/drive/MyDrive/nlp-course"  # Drive on Colab
 
 
 def test_widgets_fall_back_to_text_in_every_batch_setting(monkeypatch):

@@ -158,6 +158,42 @@ def test_qa_trainer_logs_em_f1_during_training_and_predict_agrees(raw, tokenizer
     assert len(fig.axes) == 2
 
 
+def test_qa_trainers_notebook_table_has_no_empty_validation_loss_column():
+    """In a notebook, Trainer's table gets a "Validation Loss" column that QA evaluations (EM/F1, no
+    loss) would fill with "No log": QATrainer's table leaves it out and keeps the scores."""
+    from types import SimpleNamespace
+
+    from transformers.trainer_utils import IntervalStrategy
+    from transformers.utils.notebook import NotebookProgressCallback
+
+    class FakeTrainer:  # only the callback list matters here
+        def __init__(self):
+            self.callbacks = [NotebookProgressCallback()]
+
+        def pop_callback(self, cls):
+            found = [c for c in self.callbacks if type(c) is cls]
+            self.callbacks = [c for c in self.callbacks if c not in found]
+            return found[0] if found else None
+
+        def add_callback(self, callback):
+            self.callbacks.append(callback)
+
+    trainer = FakeTrainer()
+    loop._table_without_loss_column(trainer)
+    (table,) = trainer.callbacks
+    assert isinstance(table, NotebookProgressCallback) and type(table) is not NotebookProgressCallback
+    args = SimpleNamespace(eval_strategy=IntervalStrategy.EPOCH)
+    state = SimpleNamespace(max_steps=4, epoch=1.0, global_step=4, log_history=[{"loss": 4.5, "step": 4}])
+    table.on_train_begin(args, state, None)
+    table.training_tracker.display = lambda: None  # no IPython display in a test
+    table.on_evaluate(args, state, None, metrics={"eval_exact_match": 50.0, "eval_f1": 62.5, "eval_runtime": 0.1})
+    assert table.training_tracker.inner_table == [["Epoch", "Training Loss", "Exact Match", "F1"], [1, 4.5, 50.0, 62.5]]
+    untouched = FakeTrainer()
+    untouched.callbacks = []  # outside a notebook Trainer has no table: nothing to swap
+    loop._table_without_loss_column(untouched)
+    assert untouched.callbacks == []
+
+
 def test_dynamic_padding_evaluation_equals_the_courses_padded_evaluation(raw, tokenizer, tmp_path):
     """Same model: EM/F1 with batches padded to their longest window (logits padded with -100
     across batches) equal the course's pad-everything-to-max_length evaluation."""

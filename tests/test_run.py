@@ -179,3 +179,20 @@ def test_summary_records_the_machine(tmp_path: Path) -> None:
     assert machine["torch"] == metadata.version("torch")
     assert machine["transformers"] == metadata.version("transformers")
     assert machine["cpu"] and machine["python"].count(".") == 2
+
+
+def test_batch_runs_switch_progress_bars_off_whatever_the_profile(tmp_path: Path) -> None:
+    """Nobody watches the runner's kernels and a saved widget bar stays at 0%: the workshop profile
+    (which keeps its bars for a learner) runs without them here, set before any library import."""
+    d = tmp_path / "nbs"
+    d.mkdir()
+    make_notebook(d / "01_bars.ipynb",
+                  "import os\nfrom course_utils.profiles import activate, quiet\n"
+                  "from course_utils.workspace import record_metrics\ncfg = activate(profile)\n"
+                  "record_metrics(profile=cfg.name, quiet=quiet(), tqdm=os.environ.get('TQDM_DISABLE', ''),\n"
+                  "               datasets=os.environ.get('HF_DATASETS_DISABLE_PROGRESS_BARS', ''))")
+    out = tmp_path / "run-bars"
+    proc = run_cli("--profile", "workshop", "--notebook-dir", str(d), "--output-dir", str(out))
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((out / "summary.json").read_text())["notebooks"][0]["metrics"]
+    assert metrics == {"profile": "workshop", "quiet": True, "tqdm": "1", "datasets": "1"}

@@ -40,7 +40,7 @@ if "google.colab" in sys.modules or os.environ.get("KAGGLE_KERNEL_RUN_TYPE"):
                    check=True)
 
 from course_utils.profiles import activate
-from course_utils.workspace import workspace
+from course_utils.workspace import shown_path, workspace
 cfg = activate(profile, seed=seed, clm_corpus_source=clm_corpus_source)
 work = workspace(output_dir, cfg.name)
-print(f"profile={cfg.name} offline={cfg.offline} workspace={work}")  # NBVAL_IGNORE_OUTPUT
+print(f"profile={cfg.name} offline={cfg.offline} workspace={shown_path(work)}")  # NBVAL_IGNORE_OUTPUT

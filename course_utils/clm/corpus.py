@@ -47,7 +47,9 @@ __all__ = [
     "split_by_path",
     "take_subset",
     "bundled_stream_for",
+    "CORPUS_ARTEFACT",
     "load_raw_datasets",
+    "build_raw_datasets",
     "repeat_examples",
     "raw_stream",
     "corpus_summary",
@@ -516,7 +518,15 @@ def _local_stream(path: Path):
     return load_dataset(kinds.pop(), data_files=[str(f) for f in files], split="train", streaming=True)
 
 
-def load_raw_datasets(cfg: Any):
+CORPUS_ARTEFACT = "clm-corpus"
+_CORPUS_META = "corpus.json"
+# The knobs the corpus depends on (with the seed and, for local and bundled sources, what is on the disk).
+_CORPUS_KNOBS = ("corpus_source", "filter_keywords", "bundled_packages", "max_scan_files", "doc_examples",
+                 "exclude_tests", "galleries", "library_modules", "valid_fraction", "max_train_files",
+                 "max_valid_files", "examples_repeat")
+
+
+def load_raw_datasets(cfg: Any, work: str | Path | None = None):
     """The course's ``raw_datasets``: ``DatasetDict({"train", "valid"})`` with the codeparrot columns.
 
     ``clm.corpus_source`` picks where the files come from:
@@ -529,13 +539,105 @@ def load_raw_datasets(cfg: Any):
     * a local path: a ``save_to_disk`` folder with train/valid, or jsonl/parquet files (filtered).
 
     Then ``.shuffle(seed).select(...)`` keeps ``max_train_files`` / ``max_valid_files``.
+
+    With `work` (the workspace) the corpus is built once: saved there (artefact ``clm-corpus``)
+    with its report printed, and loaded back without a word by every later call with the same
+    knobs, so notebooks 02-05 neither rebuild it nor repeat what notebook 01 said.
     """
+    clm = settings_from(cfg, ClmSettings)
+    seed = int(getattr(cfg, "seed", 42))
+    if work is None:
+        return build_raw_datasets(clm, seed)
+    key = _corpus_cache_key(clm, seed)
+    saved = _saved_corpus(Path(work), key)
+    if saved is not None:
+        return saved
+    return _save_corpus(build_raw_datasets(clm, seed), Path(work), key)
+
+
+def _corpus_cache_key(clm: ClmSettings, seed: int) -> Any:
+    """Everything the corpus depends on, as JSON: the knobs, the seed, and what the source is now
+    (the installed packages' versions and the galleries fetched; a local source's files)."""
+    import json
+
+    from ..assets import resolve_source
+
+    source = resolve_source(clm.corpus_source, "clm_corpus_source")
+    key: dict[str, Any] = {"seed": seed, "source": [source.kind, source.value],
+                           "knobs": {name: getattr(clm, name) for name in _CORPUS_KNOBS}}
+    if source.kind == "bundled":
+        dists = importlib.metadata.packages_distributions()
+        key["versions"] = {name: [importlib.metadata.version(d) for d in dists.get(name, [])]
+                           for name in clm.bundled_packages or DEFAULT_BUNDLED_PACKAGES}
+        key["galleries"] = _galleries_state(clm.galleries)
+    elif source.kind == "local":
+        root = Path(source.value)
+        files = sorted(root.rglob("*")) if root.is_dir() else [root]
+        key["files"] = [[f.relative_to(root).as_posix() if root.is_dir() else f.name, f.stat().st_size,
+                         f.stat().st_mtime_ns] for f in files if f.is_file()]
+    return json.loads(json.dumps(key, default=str))  # tuples -> lists, paths -> str: as read back
+
+
+def _galleries_state(setting: Any) -> Any:
+    """Which gallery folders are fetched (no network: a fetch needs the build, which does it)."""
+    from .galleries import DONE, GALLERIES, GalleryError, default_gallery_dir, installed_version
+
+    if setting is None or setting is False:
+        return None
+    root = default_gallery_dir() if setting is True or setting == "auto" else Path(setting).expanduser()
+    state = {}
+    for package in GALLERIES:
+        try:
+            folder = root / f"{package}-{installed_version(package)}"
+        except GalleryError:
+            continue
+        state[folder.name] = (folder / DONE).exists()
+    return [str(root), state]
+
+
+def _saved_corpus(work: Path, key: Any):
+    """The newest complete ``clm-corpus`` run of `work` built with `key`, loaded; else None."""
+    import json
+
+    from datasets import load_from_disk
+
+    from ..workspace import COMPLETE_MARKER
+
+    parent = work / CORPUS_ARTEFACT
+    runs = sorted((p for p in parent.iterdir() if (p / COMPLETE_MARKER).exists()), reverse=True) if parent.is_dir() else []
+    for run in runs:
+        try:
+            if json.loads((run / _CORPUS_META).read_text()).get("key") == key:
+                return load_from_disk(str(run / "data"))
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _save_corpus(raw, work: Path, key: Any):
+    """Save a freshly built corpus into a new ``clm-corpus`` run of `work` and say so (once)."""
+    import json
+
+    from datasets import load_from_disk
+
+    from ..workspace import mark_complete, new_run_dir, shown_path
+
+    run = new_run_dir(work, CORPUS_ARTEFACT)
+    raw.save_to_disk(str(run / "data"))
+    (run / _CORPUS_META).write_text(json.dumps({"key": key}, indent=1))
+    mark_complete(run)
+    print(f"corpus: {len(raw['train'])} train / {len(raw['valid'])} valid files, saved in {shown_path(run)} "
+          "(the next notebooks reuse it)")
+    return load_from_disk(str(run / "data"))
+
+
+def build_raw_datasets(clm: ClmSettings, seed: int = 42):
+    """:func:`load_raw_datasets` without the workspace: read, filter, split and subset the source
+    (and print what the filter and the subsets did)."""
     from datasets import DatasetDict, load_dataset, load_from_disk
 
     from ..assets import resolve_source
 
-    clm = settings_from(cfg, ClmSettings)
-    seed = int(getattr(cfg, "seed", 42))
     filters = clm.filter_keywords
     valid_fraction = clm.valid_fraction
     source = resolve_source(clm.corpus_source, "clm_corpus_source")

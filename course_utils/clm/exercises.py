@@ -1,7 +1,7 @@
 """Exercises at the end of the §6 notebooks, and the ``check_...`` helpers that mark them.
 
-Each checker prints a short verdict and returns True/False, so a learner can re-run it until it
-passes. A failing check shows a counter-example (an input where the answer goes wrong, and what it
+Each checker prints a short verdict and returns it as a ``viz.Verdict`` (true when right; silent
+as a cell's last value), so a learner can re-run it until it passes. A failing check shows a counter-example (an input where the answer goes wrong, and what it
 gave) and a hint, never the expected answer itself. Imports stay light: the checkers get the data
 they need as arguments.
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from ..viz import Verdict, verdict
 
 __all__ = [
     "IMPORT_FILTER_CASES",
@@ -31,11 +33,6 @@ __all__ = [
     "check_keytoken_weights",
     "check_no_decay_groups",
 ]
-
-
-def _verdict(ok: bool, good: str, bad: str) -> bool:
-    print(("✅ " + good) if ok else ("❌ " + bad))
-    return ok
 
 
 # ============================================================================================
@@ -62,22 +59,22 @@ def _reference_imports_library(content: str) -> bool:
     return bool(_IMPORT_RE.search(content))
 
 
-def check_imports_filter(fn: Callable[[str], bool]) -> bool:
+def check_imports_filter(fn: Callable[[str], bool]) -> Verdict:
     """Exercise 01.1: `fn(content)` is True only when the file *imports* one of the four libraries
     (``import pandas ...`` / ``from sklearn... import``), not when it merely mentions one."""
     for content, expected in IMPORT_FILTER_CASES:
         got = fn(content)
         if not isinstance(got, bool):
-            return _verdict(False, "", f"for {content!r} your function returned {got!r}: return True or False")
+            return verdict(False, "", f"for {content!r} your function returned {got!r}: return True or False")
         if got != expected:
             why = "it imports one of the four libraries" if expected else "it imports none of the four libraries"
-            return _verdict(False, "", f"counter-example: your function {'drops' if expected else 'keeps'} "
+            return verdict(False, "", f"counter-example: your function {'drops' if expected else 'keeps'} "
                                        f"{content!r}, but {why}")
-    return _verdict(True, f"all {len(IMPORT_FILTER_CASES)} cases right: you keep importers only", "")
+    return verdict(True, f"all {len(IMPORT_FILTER_CASES)} cases right: you keep importers only", "")
 
 
 def check_first_kept_paths(paths: Sequence[str], stream: Iterable[Mapping[str, Any]], keywords: Sequence[str],
-                           n: int = 5) -> bool:
+                           n: int = 5) -> Verdict:
     """Exercise 01.2: the paths of the first `n` files of `stream` that mention one of `keywords`
     (with the lazy ``IterableDataset.filter``, which reads only as far as needed)."""
     expected, order = [], {}
@@ -90,8 +87,8 @@ def check_first_kept_paths(paths: Sequence[str], stream: Iterable[Mapping[str, A
                 break
     paths = list(paths)
     if paths == expected:
-        return _verdict(True, f"right: {expected}", "")
-    return _verdict(False, "", _first_kept_hint(paths, expected, order, keywords, n))
+        return verdict(True, f"right: {expected}", "")
+    return verdict(False, "", _first_kept_hint(paths, expected, order, keywords, n))
 
 
 def _first_kept_hint(paths: list[str], expected: list[str], order: Mapping[str, tuple[int, bool]],
@@ -108,11 +105,11 @@ def _first_kept_hint(paths: list[str], expected: list[str], order: Mapping[str, 
     return f"path {i + 1}, {got!r}, is out of order: keep the stream's order (the lazy filter does)"
 
 
-def check_kept_share(share: float, total: int, kept: int) -> bool:
+def check_kept_share(share: float, total: int, kept: int) -> Verdict:
     """Exercise 01.3: the share (0-1) of the streamed files your import filter keeps."""
     expected = kept / total if total else 0.0
     ok = abs(float(share) - expected) < 5e-4
-    return _verdict(ok, f"right: {expected:.2%}",
+    return verdict(ok, f"right: {expected:.2%}",
                     f"{share} is too {'high' if float(share) > expected else 'low'}: count the files your "
                     "imports_library keeps and divide by all the files of the stream")
 
@@ -120,16 +117,16 @@ def check_kept_share(share: float, total: int, kept: int) -> bool:
 # ============================================================================================
 # 02 · Preparing the dataset
 # ============================================================================================
-def check_chunks_kept(fn: Callable[[int, int], int]) -> bool:
+def check_chunks_kept(fn: Callable[[int, int], int]) -> Verdict:
     """Exercise 02.1: `fn(n_tokens, context_length)` = number of chunks the course's ``tokenize``
     keeps from one file of `n_tokens` tokens."""
     for n in (0, 1, 63, 64, 65, 127, 128, 129, 1000, 4096):
         for c in (16, 64, 128):
             if fn(n, c) != n // c:
-                return _verdict(False, "", f"counter-example: a file of {n} token{'s' * (n != 1)}, context_length={c}: you "
+                return verdict(False, "", f"counter-example: a file of {n} token{'s' * (n != 1)}, context_length={c}: you "
                                            f"say {fn(n, c)}. Cut it into {c}-token pieces by hand: which "
                                            "of them does the course keep?")
-    return _verdict(True, "right: only full chunks survive, n_tokens // context_length", "")
+    return verdict(True, "right: only full chunks survive, n_tokens // context_length", "")
 
 
 def concat_dropped(lengths: Sequence[int], context_length: int) -> int:
@@ -142,12 +139,12 @@ def course_dropped(lengths: Sequence[int], context_length: int) -> int:
     return sum(n % context_length for n in lengths)
 
 
-def check_waste(course: int, concat: int, lengths: Sequence[int], context_length: int) -> bool:
+def check_waste(course: int, concat: int, lengths: Sequence[int], context_length: int) -> Verdict:
     """Exercise 02.2: tokens each chunking drops for files of `lengths` tokens (one batch)."""
     want = (course_dropped(lengths, context_length), concat_dropped(lengths, context_length))
     ok = (course, concat) == want
     if ok:
-        return _verdict(True, f"right: the course drops {want[0]} tokens, concatenation only {want[1]}", "")
+        return verdict(True, f"right: the course drops {want[0]} tokens, concatenation only {want[1]}", "")
     hints = []
     if course != want[0]:
         hints.append(f"the course's drop ({course}) is not right: each file is cut on its own, so each loses "
@@ -156,15 +153,15 @@ def check_waste(course: int, concat: int, lengths: Sequence[int], context_length
         eos = " (did you leave out the EOS tokens?)" if concat == (sum(lengths) % context_length) else ""
         hints.append(f"the concatenation's drop ({concat}) is not right: the files are joined into one stream, "
                      f"with an EOS token after every file, and only that stream's remainder is lost{eos}")
-    return _verdict(False, "", "; ".join(hints))
+    return verdict(False, "", "; ".join(hints))
 
 
-def check_vocab_effect(answer: str, n_small: int, n_big: int) -> bool:
+def check_vocab_effect(answer: str, n_small: int, n_big: int) -> Verdict:
     """Exercise 02.3: does a smaller vocabulary give 'more' or 'fewer' tokens for the same text?
     `n_small` / `n_big`: the token counts you measured with each tokenizer."""
     truth = "more" if n_small > n_big else "fewer" if n_small < n_big else "same"
     given = str(answer).strip().lower()
-    return _verdict(given == truth,
+    return verdict(given == truth,
                     f"right: {n_small} vs {n_big} tokens -- fewer merges, so longer sequences for the "
                     "same context_length budget",
                     f"{answer!r} is not what your tokenizers measure: count the tokens of the same text with "
@@ -188,15 +185,15 @@ GPT2_SIZE_CASES: tuple[tuple[int, int, int, int], ...] = (
 )
 
 
-def check_gpt2_param_count(fn: Callable[[int, int, int, int], int]) -> bool:
+def check_gpt2_param_count(fn: Callable[[int, int, int, int], int]) -> Verdict:
     """Exercise 03.1: `fn(vocab_size, n_positions, n_embd, n_layer)` returns the number of parameters
     of a ``GPT2LMHeadModel`` (the output layer shares the token embedding's weights)."""
     for case in GPT2_SIZE_CASES:
         got, want = fn(*case), _gpt2_param_count_reference(*case)
         if got != want:
-            return _verdict(False, "", f"counter-example: (vocab, positions, n_embd, n_layer)={case}: your "
+            return verdict(False, "", f"counter-example: (vocab, positions, n_embd, n_layer)={case}: your "
                                        f"{got:,} is too {'many' if got > want else 'few'}{_param_count_hint(got, want, *case)}")
-    return _verdict(True, "right for all sizes, including the course's 124M GPT-2", "")
+    return verdict(True, "right for all sizes, including the course's 124M GPT-2", "")
 
 
 def _param_count_hint(got: int, want: int, vocab_size: int, n_positions: int, n_embd: int, n_layer: int) -> str:
@@ -209,7 +206,7 @@ def _param_count_hint(got: int, want: int, vocab_size: int, n_positions: int, n_
     return f" ({hint})"
 
 
-def check_optimizer_steps(fn: Callable[[int, int, int], int]) -> bool:
+def check_optimizer_steps(fn: Callable[[int, int, int], int]) -> Verdict:
     """Exercise 03.2: `fn(n_chunks, batch_size, gradient_accumulation_steps)` is the number of
     optimizer steps in one epoch (a last partial batch and a last partial accumulation both count)."""
     import math
@@ -220,10 +217,10 @@ def check_optimizer_steps(fn: Callable[[int, int, int], int]) -> bool:
         got = fn(n, b, a)
         if got != want:
             last = " (a last, smaller batch or group still makes a step)" if got < want else ""
-            return _verdict(False, "", f"counter-example: {n} chunks, batch {b}, accumulation {a}: your {got} is "
+            return verdict(False, "", f"counter-example: {n} chunks, batch {b}, accumulation {a}: your {got} is "
                                        f"too {'many' if got > want else 'few'}{last}. Count the micro-batches "
                                        "first, then the optimizer steps they make")
-    return _verdict(True, "right: micro-batches = ceil(chunks / batch), steps = ceil(micro-batches / accumulation)", "")
+    return verdict(True, "right: micro-batches = ceil(chunks / batch), steps = ceil(micro-batches / accumulation)", "")
 
 
 # ============================================================================================
@@ -241,22 +238,22 @@ GROUPBY_CASES: tuple[tuple[str, bool], ...] = (
 )
 
 
-def check_groupby_pattern(pattern: str) -> bool:
+def check_groupby_pattern(pattern: str) -> Verdict:
     """Exercise 04.1: a regular expression that accepts a completion computing a mean per group
     with ``groupby`` (``.mean()``, ``.column.mean()``, ``['col'].mean()`` or ``.agg('mean')``)."""
     try:
         rx = re.compile(pattern)
     except re.error as err:
-        return _verdict(False, "", f"not a valid regular expression: {err}")
+        return verdict(False, "", f"not a valid regular expression: {err}")
     for text, expected in GROUPBY_CASES:
         if bool(rx.search(text)) != expected:
             what = "computes a mean per group" if expected else "does not compute a mean per group"
-            return _verdict(False, "", f"counter-example: your pattern {'misses' if expected else 'accepts'} "
+            return verdict(False, "", f"counter-example: your pattern {'misses' if expected else 'accepts'} "
                                        f"{text!r}, which {what}")
-    return _verdict(True, f"all {len(GROUPBY_CASES)} completions classified right", "")
+    return verdict(True, f"all {len(GROUPBY_CASES)} completions classified right", "")
 
 
-def check_repeat_baseline(fn: Callable[[str], str]) -> bool:
+def check_repeat_baseline(fn: Callable[[str], str]) -> Verdict:
     """Exercise 04.2: `fn(prompt)` returns the prompt's last *code* line, stripped (comments and
     blank lines skipped; "" when there is none): the baseline the model must beat."""
     cases = [
@@ -268,16 +265,16 @@ def check_repeat_baseline(fn: Callable[[str], str]) -> bool:
     for prompt, want in cases:
         got = fn(prompt)
         if got != want:
-            return _verdict(False, "", f"counter-example: for {prompt!r} you return {got!r}. The baseline is the "
+            return verdict(False, "", f"counter-example: for {prompt!r} you return {got!r}. The baseline is the "
                                        "last line of code: skip blank lines and lines that start with #, keep a "
                                        "trailing comment, strip the indentation, and give \"\" when there is none")
-    return _verdict(True, "right: that is the repeat-the-last-line baseline", "")
+    return verdict(True, "right: that is the repeat-the-last-line baseline", "")
 
 
 # ============================================================================================
 # 05 · Training with Accelerate
 # ============================================================================================
-def check_keytoken_weights(fn: Callable[..., Any]) -> bool:
+def check_keytoken_weights(fn: Callable[..., Any]) -> Verdict:
     """Exercise 05.1: `fn(inputs, keytoken_ids, alpha)` returns one weight per sample,
     ``alpha * (1 + number of key tokens in the sample)``, as a float tensor."""
     import torch
@@ -293,17 +290,17 @@ def check_keytoken_weights(fn: Callable[..., Any]) -> bool:
         want = keytoken_weights(inputs, keys, alpha)
         case = f"inputs={inputs.tolist()}, keys={keys}, alpha={alpha}"
         if not isinstance(got, torch.Tensor):
-            return _verdict(False, "", f"for {case} you returned a {type(got).__name__}: return a torch.Tensor")
+            return verdict(False, "", f"for {case} you returned a {type(got).__name__}: return a torch.Tensor")
         if got.shape != want.shape:
-            return _verdict(False, "", f"for {case} your weights have shape {tuple(got.shape)}: one weight per "
+            return verdict(False, "", f"for {case} your weights have shape {tuple(got.shape)}: one weight per "
                                        f"sample (row) is shape ({inputs.shape[0]},)")
         if not torch.allclose(got.float(), want):
-            return _verdict(False, "", f"counter-example: {case}: you return {got.tolist()}. Count the key "
+            return verdict(False, "", f"counter-example: {case}: you return {got.tolist()}. Count the key "
                                        "tokens of each row (torch.isin), then alpha * (1 + count)")
-    return _verdict(True, "right, for every alpha: note that alpha=0 switches the loss off entirely", "")
+    return verdict(True, "right, for every alpha: note that alpha=0 switches the loss off entirely", "")
 
 
-def check_no_decay_groups(fn: Callable[[Any], list[dict[str, Any]]], model: Any) -> bool:
+def check_no_decay_groups(fn: Callable[[Any], list[dict[str, Any]]], model: Any) -> Verdict:
     """Exercise 05.2: `fn(model)` returns two optimizer groups where *every* bias and *every*
     LayerNorm weight (GPT-2's ln_1, ln_2, ln_f) has weight_decay 0, and nothing else does."""
     import torch.nn as nn
@@ -316,13 +313,13 @@ def check_no_decay_groups(fn: Callable[[Any], list[dict[str, Any]]], model: Any)
         for p in g["params"]:
             pid = id(p)
             if pid in seen:
-                return _verdict(False, "", f"{names.get(pid)} is in two groups")
+                return verdict(False, "", f"{names.get(pid)} is in two groups")
             seen.add(pid)
             should_skip = pid in norm or names.get(pid, "").endswith("bias")
             if (g.get("weight_decay", 0.0) == 0.0) != should_skip:
                 verb = "escapes" if g.get("weight_decay", 0.0) == 0.0 else "gets"
-                return _verdict(False, "", f"{names.get(pid)} {verb} weight decay")
+                return verdict(False, "", f"{names.get(pid)} {verb} weight decay")
     missing = [n for n, p in model.named_parameters() if id(p) not in seen]
     if missing:
-        return _verdict(False, "", f"parameters in no group: {missing[:3]}")
-    return _verdict(True, f"right: {len(norm)} LayerNorm parameters and every bias skip weight decay", "")
+        return verdict(False, "", f"parameters in no group: {missing[:3]}")
+    return verdict(True, f"right: {len(norm)} LayerNorm parameters and every bias skip weight decay", "")

@@ -26,7 +26,7 @@ from ..precision import device_type, trainer_precision_kwargs
 from ..profiles import quiet
 from ..settings import ClmSettings, settings_from
 from ..training import (CALIBRATION_STEPS, get_grouped_params, make_accelerator, make_adamw, plan_steps,
-                        push_folder_to_hub, resume_progress, save_checkpoint, trainer_checkpoint)
+                        push_folder_to_hub, resume_progress, save_checkpoint, trainer_checkpoint, trainer_disable_tqdm)
 from ..workspace import COMPLETE_MARKER, mark_complete, run_folder
 
 __all__ = [
@@ -109,7 +109,7 @@ def training_arguments(clm: ClmSettings, output_dir: str | os.PathLike, *, push_
         push_to_hub=push_to_hub,
         hub_model_id=hub_model_id,
         report_to="none",
-        disable_tqdm=quiet(),
+        disable_tqdm=trainer_disable_tqdm(),  # in a notebook: Trainer's table, in its final state
         dataloader_pin_memory=device_type() == "cuda",  # pinning only helps when batches go to a GPU
     ), **overrides})
 
@@ -469,15 +469,16 @@ class _Progress:
         row = {"step": self.completed_steps, "loss": round(loss, 4), "lm_loss": round(lm_loss, 4),
                "lr": float(f"{lr:.3g}"), "samples": self.samples_seen, "epoch": self.epoch}
         self.history.append(row)
-        if not quiet():
-            say(row)
+        if not quiet():  # batch runs: the loss curves below show these rows
+            say(f"step {row['step']:>6}  loss {loss:7.4f}  lm_loss {lm_loss:7.4f}  lr {lr:.2e}  "
+                f"samples {row['samples']:>9,}  epoch {row['epoch']}")
         self.running = [0.0, 0.0, 0.0]
         return loss
 
     def log_eval(self, model: Any, dataloader: Any, accelerator: Any, say: Callable[..., None]) -> float:
         loss, ppl = eval_loss_perplexity(model, dataloader, accelerator)
         self.history.append({"step": self.completed_steps, "eval_loss": loss, "perplexity": ppl, "samples": self.samples_seen})
-        say(f"step {self.completed_steps}: eval loss {loss:.4f}, perplexity {ppl:.2f}")
+        say(f"step {self.completed_steps:>6}  eval loss {loss:.4f}  perplexity {ppl:.2f}")
         return loss
 
 

@@ -189,7 +189,7 @@ def load_or_train_tokenizer(cfg: Any, raw, work: str | Path):
     from transformers import AutoTokenizer
 
     from ..assets import resolve_source
-    from ..workspace import mark_complete, new_run_dir
+    from ..workspace import mark_complete, new_run_dir, shown_path
 
     clm = settings_from(cfg, ClmSettings)
     source = resolve_source(clm.tokenizer_source, "clm_tokenizer_source")
@@ -203,10 +203,9 @@ def load_or_train_tokenizer(cfg: Any, raw, work: str | Path):
             meta = json.loads((run / _META).read_text())
         except (OSError, ValueError):
             continue
-        if meta.get("key") == key:
+        if meta.get("key") == key:  # reused without a word: the notebook that trained it said so
             tokenizer = AutoTokenizer.from_pretrained(str(run))
             check_tokenizer(tokenizer)
-            print(f"reusing the tokenizer in {run}")
             return tokenizer
     if clm.vocab_size is None:
         raise ValueError("clm_vocab_size is None: the bundled tokenizer needs a vocabulary size to train")
@@ -219,7 +218,7 @@ def load_or_train_tokenizer(cfg: Any, raw, work: str | Path):
     (run / _META).write_text(json.dumps({"key": key, "train_seconds": round(seconds, 2)}, indent=1))
     mark_complete(run)
     print(f"trained a {len(trained)}-token byte-level BPE on {len(raw['train'])} files "
-          f"in {seconds:.1f} s -> {run}")
+          f"in {seconds:.1f} s -> {shown_path(run)}")
     tokenizer = AutoTokenizer.from_pretrained(str(run))  # what later notebooks will load
     check_tokenizer(tokenizer)
     return tokenizer
@@ -372,9 +371,9 @@ def prepare_lm_datasets(cfg: Any, work: str | Path, raw=None, method: str = "cou
     """Everything steps 1-2 hand to the model notebooks: ``(tokenizer, tokenized DatasetDict)``.
 
     ``tokenized["train"|"valid"]`` has one column, ``input_ids``, every row ``context_length``
-    tokens long. The tokenizer (artefact ``clm-tokenizer``) and the chunked dataset (artefact
-    ``clm-dataset``, reused only when files, tokenizer and chunking all match) are cached in
-    the workspace, so notebooks 03-05 start in seconds.
+    tokens long. The corpus (``clm-corpus``), the tokenizer (``clm-tokenizer``) and the chunked
+    dataset (``clm-dataset``, reused only when files, tokenizer and chunking all match) are cached
+    in the workspace and reused quietly, so notebooks 03-05 start in seconds.
     """
     from datasets import load_from_disk
 
@@ -384,7 +383,7 @@ def prepare_lm_datasets(cfg: Any, work: str | Path, raw=None, method: str = "cou
     clm = settings_from(cfg, ClmSettings)
     context_length = check_context_length(clm.context_length)
     if raw is None:
-        raw = load_raw_datasets(cfg)
+        raw = load_raw_datasets(cfg, work)
     tokenizer = load_or_train_tokenizer(cfg, raw, work)
     if not cache:
         return tokenizer, tokenize_datasets(raw, tokenizer, context_length, method=method,
@@ -394,8 +393,7 @@ def prepare_lm_datasets(cfg: Any, work: str | Path, raw=None, method: str = "cou
     if parent.is_dir():
         for run in sorted((p for p in parent.iterdir() if (p / COMPLETE_MARKER).exists()), reverse=True):
             try:
-                if json.loads((run / _META).read_text()).get("key") == key:
-                    print(f"reusing the chunked dataset in {run}")
+                if json.loads((run / _META).read_text()).get("key") == key:  # reused quietly
                     return tokenizer, load_from_disk(str(run / "data"))
             except (OSError, ValueError):
                 continue

@@ -1,7 +1,7 @@
 """Exercises at the end of the §7 notebooks, and the ``check_...`` helpers that mark them.
 
-Each checker prints a short verdict and returns True/False, so a learner can re-run it until it
-passes. A failing check shows a counter-example (an input where the answer goes wrong, and what it
+Each checker prints a short verdict and returns it as a ``viz.Verdict`` (true when right; silent
+as a cell's last value), so a learner can re-run it until it passes. A failing check shows a counter-example (an input where the answer goes wrong, and what it
 gave) or says which way a number is off, with a hint, never the expected answer itself. The
 checkers compute the expected answer themselves from the same inputs, so they work with every
 profile and data source.
@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+
+from ..viz import Verdict, verdict
 
 __all__ = [
     "check_window_counts",
@@ -35,31 +37,26 @@ __all__ = [
 ]
 
 
-def _verdict(ok: bool, good: str, bad: str) -> bool:
-    print(("✅ " + good) if ok else ("❌ " + bad))
-    return ok
-
-
 # ============================================================================================
 # 06 · Preparing the data
 # ============================================================================================
 def check_window_counts(counts: Mapping[int, int], examples: Mapping[str, Any], tokenizer: Any,
-                        max_length: int = 128) -> bool:
+                        max_length: int = 128) -> Verdict:
     """Exercise 06.1: ``counts[stride]`` = number of training windows the examples become at
     `max_length` for each stride you tried (at least three strides)."""
     from .features import count_windows
 
     if len(counts) < 3:
-        return _verdict(False, "", f"try at least three strides (you gave {len(counts)})")
+        return verdict(False, "", f"try at least three strides (you gave {len(counts)})")
     for stride, got in sorted(counts.items()):
         expected = count_windows(examples, tokenizer, max_length, stride)
         if got != expected:
-            return _verdict(False, "", f"stride={stride}: {got} windows are too {'many' if got > expected else 'few'}; "
+            return verdict(False, "", f"stride={stride}: {got} windows are too {'many' if got > expected else 'few'}; "
                                        "count what the tokenizer returns with truncation='only_second', "
                                        f"max_length={max_length}, stride={stride}, return_overflowing_tokens=True")
     ordered = [counts[s] for s in sorted(counts)]
     trend = "more overlap, more windows" if ordered == sorted(ordered) else "counts checked"
-    return _verdict(True, f"all {len(counts)} counts right ({trend}: {ordered})", "")
+    return verdict(True, f"all {len(counts)} counts right ({trend}: {ordered})", "")
 
 
 CONTEXT_SPAN_CASES: tuple[list, ...] = (
@@ -76,7 +73,7 @@ def reference_context_span(sequence_ids: Sequence[int | None]) -> tuple[int, int
     return start, start + list(sequence_ids).count(1) - 1
 
 
-def check_context_span(fn: Callable[[Sequence[int | None]], tuple[int, int]]) -> bool:
+def check_context_span(fn: Callable[[Sequence[int | None]], tuple[int, int]]) -> Verdict:
     """Exercise 06.2: ``fn(sequence_ids)`` returns the first and last token of the context, also
     for a window that ends inside the context (no final ``[SEP]``), where the course's
     ``while sequence_ids[idx] == 1`` loop runs off the end."""
@@ -85,29 +82,29 @@ def check_context_span(fn: Callable[[Sequence[int | None]], tuple[int, int]]) ->
         try:
             got = tuple(fn(list(seq)))
         except IndexError:
-            return _verdict(False, "", f"IndexError on {seq}: your loop ran past the end of the window")
+            return verdict(False, "", f"IndexError on {seq}: your loop ran past the end of the window")
         if got != expected:
-            return _verdict(False, "", f"counter-example: for sequence_ids {seq} you return {got}; the context is "
+            return verdict(False, "", f"counter-example: for sequence_ids {seq} you return {got}; the context is "
                                        "the block of 1s, from its first token to its last")
-    return _verdict(True, f"all {len(CONTEXT_SPAN_CASES)} windows right, including one without a final [SEP]", "")
+    return verdict(True, f"all {len(CONTEXT_SPAN_CASES)} windows right, including one without a final [SEP]", "")
 
 
-def check_label_texts(texts: Sequence[str], features: Mapping[str, Any], tokenizer: Any) -> bool:
+def check_label_texts(texts: Sequence[str], features: Mapping[str, Any], tokenizer: Any) -> Verdict:
     """Exercise 06.3: the text each training window's labels point at ('' for ``(0, 0)``),
     decoded with the tokenizer."""
     from .features import decode_labels
 
     expected = decode_labels(features, tokenizer)
     if len(texts) != len(expected):
-        return _verdict(False, "", f"{len(texts)} texts for {len(expected)} windows")
+        return verdict(False, "", f"{len(texts)} texts for {len(expected)} windows")
     for i, (got, want) in enumerate(zip(texts, expected)):
         if got != want:
             s, e = features["start_positions"][i], features["end_positions"][i]
             hint = ("it is labelled (0, 0): no text" if (s, e) == (0, 0) else
                     f"decode input_ids[{s}:{e} + 1]: the end label is the answer's last token")
-            return _verdict(False, "", f"window {i}: you decoded {got!r}; {hint}")
+            return verdict(False, "", f"window {i}: you decoded {got!r}; {hint}")
     empty = sum(not t for t in expected)
-    return _verdict(True, f"all {len(expected)} windows right ({empty} of them labelled (0, 0))", "")
+    return verdict(True, f"all {len(expected)} windows right ({empty} of them labelled (0, 0))", "")
 
 
 # ============================================================================================
@@ -137,7 +134,7 @@ _F1_HINTS = {  # what each case of F1_CASES tests
 }
 
 
-def check_f1(fn: Callable[[str, str], float]) -> bool:
+def check_f1(fn: Callable[[str, str], float]) -> Verdict:
     """Exercise 07.1: ``fn(prediction, reference)`` is SQuAD's F1 (0 to 1) after the official
     normalisation (lower case, no punctuation, no a/an/the, single spaces)."""
     from .squad_metric import f1_score
@@ -146,9 +143,9 @@ def check_f1(fn: Callable[[str, str], float]) -> bool:
         got, want = fn(prediction, reference), f1_score(prediction, reference)
         if abs(float(got) - want) > 1e-9:
             hint = _F1_HINTS.get((prediction, reference), "follow the normalisation step by step")
-            return _verdict(False, "", f"counter-example: your f1({prediction!r}, {reference!r}) = {got} is too "
+            return verdict(False, "", f"counter-example: your f1({prediction!r}, {reference!r}) = {got} is too "
                                        f"{'high' if float(got) > want else 'low'} ({hint})")
-    return _verdict(True, f"all {len(F1_CASES)} pairs right", "")
+    return verdict(True, f"all {len(F1_CASES)} pairs right", "")
 
 
 def reference_best_span(start_logits: np.ndarray, end_logits: np.ndarray, offsets: Sequence[Any],
@@ -165,7 +162,7 @@ def reference_best_span(start_logits: np.ndarray, end_logits: np.ndarray, offset
     return divmod(flat, n)
 
 
-def check_best_span(fn: Callable[..., tuple[int, int] | None], n_cases: int = 200, seed: int = 0) -> bool:
+def check_best_span(fn: Callable[..., tuple[int, int] | None], n_cases: int = 200, seed: int = 0) -> Verdict:
     """Exercise 07.2: ``fn(start_logits, end_logits, offsets, max_answer_length)`` returns the
     best valid ``(start, end)`` of one window over all pairs (no ``n_best`` pruning), or None."""
     rng = np.random.default_rng(seed)
@@ -181,10 +178,10 @@ def check_best_span(fn: Callable[..., tuple[int, int] | None], n_cases: int = 20
         got = fn(s, e, offsets, max_len)
         got = None if got is None else tuple(int(x) for x in got)
         if got != want:
-            return _verdict(False, "", f"counter-example: random window {case} ({n} tokens, context tokens {first} to "
+            return verdict(False, "", f"counter-example: random window {case} ({n} tokens, context tokens {first} to "
                                        f"{n - 2}, max_answer_length={max_len}): you return {got}; "
                                        + _best_span_hint(got, s, e, offsets, max_len))
-    return _verdict(True, f"all {n_cases} random windows right", "")
+    return verdict(True, f"all {n_cases} random windows right", "")
 
 
 def _best_span_hint(got: tuple[int, int] | None, start_logits: np.ndarray, end_logits: np.ndarray,
@@ -205,7 +202,7 @@ def _best_span_hint(got: tuple[int, int] | None, start_logits: np.ndarray, end_l
 # ============================================================================================
 # 08 · Fine-tuning with the Trainer
 # ============================================================================================
-def check_trainer_steps(answer: Any, n_windows: int, batch_size: int, epochs: float) -> bool:
+def check_trainer_steps(answer: Any, n_windows: int, batch_size: int, epochs: float) -> Verdict:
     """Exercise 08.1: optimizer steps of ``num_train_epochs`` epochs over `n_windows` windows with
     `batch_size` windows per step (no gradient accumulation, no ``max_steps``). The last batch of
     an epoch is smaller but is still a step."""
@@ -213,29 +210,29 @@ def check_trainer_steps(answer: Any, n_windows: int, batch_size: int, epochs: fl
 
     expected = math.ceil(float(epochs) * math.ceil(n_windows / batch_size))
     if answer is None:
-        return _verdict(False, "", "set my_steps to your answer first")
+        return verdict(False, "", "set my_steps to your answer first")
     if int(answer) == expected:
-        return _verdict(True, f"{expected} steps: {math.ceil(n_windows / batch_size)} per epoch x {epochs}", "")
+        return verdict(True, f"{expected} steps: {math.ceil(n_windows / batch_size)} per epoch x {epochs}", "")
     hint = " (did you drop the last, smaller batch?)" if int(answer) == int(epochs) * (n_windows // batch_size) else ""
-    return _verdict(False, "", f"{answer} steps are too {'many' if int(answer) > expected else 'few'}{hint}: "
+    return verdict(False, "", f"{answer} steps are too {'many' if int(answer) > expected else 'few'}{hint}: "
                                "count the batches of one epoch first, then multiply by the epochs")
 
 
-def check_renamed_argument(answer: Any) -> bool:
+def check_renamed_argument(answer: Any) -> Verdict:
     """Exercise 08.2: the transformers 5 name of ``evaluation_strategy``."""
     ok = isinstance(answer, str) and answer.strip() == "eval_strategy"
-    return _verdict(ok, "eval_strategy: TrainingArguments(eval_strategy='epoch')",
+    return verdict(ok, "eval_strategy: TrainingArguments(eval_strategy='epoch')",
                     f"{answer!r}: look at the TrainingArguments cell (or `help(TrainingArguments)`)")
 
 
-def check_padding_fraction(answer: Any, stats: Mapping[str, float], tolerance: float = 0.01) -> bool:
+def check_padding_fraction(answer: Any, stats: Mapping[str, float], tolerance: float = 0.01) -> Verdict:
     """Exercise 08.3: the share of padding in an epoch padded to ``max_length`` (from
     ``loop.padding_stats``: mean window length vs max_length)."""
     expected = 1.0 - stats["mean_length"] * stats["windows"] / stats["tokens_max_length"]
     if answer is None:
-        return _verdict(False, "", "set my_fraction to a number between 0 and 1")
+        return verdict(False, "", "set my_fraction to a number between 0 and 1")
     ok = abs(float(answer) - expected) <= tolerance
-    return _verdict(ok, f"{expected:.3f} of the tokens are padding when every window is padded",
+    return verdict(ok, f"{expected:.3f} of the tokens are padding when every window is padded",
                     f"{float(answer):.3f} is too {'high' if float(answer) > expected else 'low'}; compare the "
                     "mean window length to max_length")
 
@@ -243,7 +240,7 @@ def check_padding_fraction(answer: Any, stats: Mapping[str, float], tolerance: f
 # ============================================================================================
 # 09 · The Accelerate loop
 # ============================================================================================
-def check_schedule_steps(answer: Any, batches_per_epoch: int, epochs: int, gradient_accumulation_steps: int) -> bool:
+def check_schedule_steps(answer: Any, batches_per_epoch: int, epochs: int, gradient_accumulation_steps: int) -> Verdict:
     """Exercise 09.1: ``num_training_steps`` of the linear schedule, counted in *optimizer* steps:
     with accumulation, one optimizer step every `gradient_accumulation_steps` batches (the last
     partial group at the end of an epoch still steps)."""
@@ -251,12 +248,12 @@ def check_schedule_steps(answer: Any, batches_per_epoch: int, epochs: int, gradi
 
     expected = epochs * math.ceil(batches_per_epoch / gradient_accumulation_steps)
     if answer is None:
-        return _verdict(False, "", "set my_schedule_steps first")
+        return verdict(False, "", "set my_schedule_steps first")
     if int(answer) == expected:
-        return _verdict(True, f"{expected} optimizer steps", "")
+        return verdict(True, f"{expected} optimizer steps", "")
     if int(answer) == epochs * batches_per_epoch:
-        return _verdict(False, "", "that counts batches: the schedule would decay only 1/accumulation of the way")
-    return _verdict(False, "", f"{answer} is too {'many' if int(answer) > expected else 'few'}: one optimizer "
+        return verdict(False, "", "that counts batches: the schedule would decay only 1/accumulation of the way")
+    return verdict(False, "", f"{answer} is too {'many' if int(answer) > expected else 'few'}: one optimizer "
                                f"step per {gradient_accumulation_steps} batches, and a leftover group at the end "
                                "of an epoch steps too")
 
@@ -273,13 +270,13 @@ def duplicated_windows(n_windows: int, batch_size: int, num_processes: int) -> i
     return served - n_windows
 
 
-def check_duplicated_windows(answer: Any, n_windows: int, batch_size: int, num_processes: int) -> bool:
+def check_duplicated_windows(answer: Any, n_windows: int, batch_size: int, num_processes: int) -> Verdict:
     """Exercise 09.2: windows served twice on `num_processes` processes (evaluation, even batches)."""
     expected = duplicated_windows(n_windows, batch_size, num_processes)
     if answer is None:
-        return _verdict(False, "", "set my_duplicates first")
+        return verdict(False, "", "set my_duplicates first")
     ok = int(answer) == expected
-    return _verdict(ok, f"{expected} windows repeated; gather_for_metrics drops exactly these",
+    return verdict(ok, f"{expected} windows repeated; gather_for_metrics drops exactly these",
                     f"{answer} is too {'many' if int(answer) > expected else 'few'}: count the batches each "
                     f"process gets, all of size {batch_size}")
 
@@ -288,26 +285,26 @@ def check_duplicated_windows(answer: Any, n_windows: int, batch_size: int, num_p
 # 10 · Using the fine-tuned model
 # ============================================================================================
 def check_window_count(answer: Any, tokenizer: Any, question: str, context: str, max_seq_len: int,
-                       doc_stride: int) -> bool:
+                       doc_stride: int) -> Verdict:
     """Exercise 10.1: how many windows the pipeline splits `context` into for these sizes."""
     enc = tokenizer(question, context, truncation="only_second", max_length=max_seq_len, stride=doc_stride,
                     return_overflowing_tokens=True)
     expected = len(enc["input_ids"])
     if answer is None:
-        return _verdict(False, "", "set my_windows first")
+        return verdict(False, "", "set my_windows first")
     ok = int(answer) == expected
-    return _verdict(ok, f"{expected} windows", f"{answer} windows are too {'many' if int(answer) > expected else 'few'}: "
+    return verdict(ok, f"{expected} windows", f"{answer} windows are too {'many' if int(answer) > expected else 'few'}: "
                     "tokenize question and context with truncation='only_second', return_overflowing_tokens=True")
 
 
-def check_min_answer_len(answer: Any, tokenizer: Any, answer_text: str) -> bool:
+def check_min_answer_len(answer: Any, tokenizer: Any, answer_text: str) -> Verdict:
     """Exercise 10.2: the smallest ``max_answer_len`` (in tokens) that still lets the pipeline
     return `answer_text` whole."""
     expected = len(tokenizer(answer_text, add_special_tokens=False)["input_ids"])
     if answer is None:
-        return _verdict(False, "", "set my_min_len first")
+        return verdict(False, "", "set my_min_len first")
     ok = int(answer) == expected
-    return _verdict(ok, f"{expected} tokens: {tokenizer.tokenize(answer_text)}",
+    return verdict(ok, f"{expected} tokens: {tokenizer.tokenize(answer_text)}",
                     f"{answer} tokens let the whole answer through, but a smaller max_answer_len does too"
                     if int(answer) > expected else
                     f"with {answer} the answer is cut: max_answer_len counts tokens, not words or characters")

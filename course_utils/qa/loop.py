@@ -42,8 +42,8 @@ from transformers import (
 from ..precision import device_type, resolve_mixed_precision, trainer_precision_kwargs
 from ..profiles import quiet
 from ..settings import QaSettings, settings_from
-from ..training import (get_grouped_params, make_accelerator, make_adamw, plan_steps,
-                        push_folder_to_hub, resume_progress, save_checkpoint, trainer_checkpoint)
+from ..training import (get_grouped_params, make_accelerator, make_adamw, plan_steps, push_folder_to_hub,
+                        resume_progress, save_checkpoint, trainer_checkpoint, trainer_disable_tqdm)
 from ..workspace import COMPLETE_MARKER
 from .postprocess import concat_padded  # noqa: F401  (re-exported: the loop's evaluation uses it)
 
@@ -129,7 +129,7 @@ def qa_training_arguments(qa: QaSettings, output_dir: str | os.PathLike, *, eval
         push_to_hub=push_to_hub,
         hub_model_id=hub_model_id,
         report_to="none",
-        disable_tqdm=quiet(),
+        disable_tqdm=trainer_disable_tqdm(),  # in a notebook: Trainer's table, in its final state
         dataloader_pin_memory=device_type() == "cuda",  # pinning only helps when batches go to a GPU
     ), **overrides})
 
@@ -209,6 +209,7 @@ class QATrainer(Trainer):
         self.eval_examples = eval_examples
         self.n_best = n_best
         self.max_answer_length = max_answer_length
+        _table_without_loss_column(self)
 
     def _get_eval_sampler(self, eval_dataset: Any) -> Any:
         """Evaluate windows in dataset order, always.
@@ -252,6 +253,29 @@ class QATrainer(Trainer):
         self.log(metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         return metrics
+
+
+def _table_without_loss_column(trainer: Trainer) -> None:
+    """Swap Trainer's notebook table (the display in Jupyter) for one without "Validation Loss".
+
+    QA evaluations report exact match and F1: the validation windows carry no labels, so that
+    column would read "No log" on every row. Outside a notebook there is no table: nothing changes.
+    """
+    from transformers.utils.notebook import NotebookProgressCallback, NotebookTrainingTracker
+
+    class ScoresTracker(NotebookTrainingTracker):
+        def write_line(self, values: dict[str, Any]) -> None:
+            if values.get("Validation Loss") == "No log":
+                values = {k: v for k, v in values.items() if k != "Validation Loss"}
+            super().write_line(values)
+
+    class ScoresProgress(NotebookProgressCallback):
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            super().on_train_begin(args, state, control, **kwargs)
+            self.training_tracker = ScoresTracker(state.max_steps, [self.first_column, "Training Loss"])
+
+    if trainer.pop_callback(NotebookProgressCallback) is not None:
+        trainer.add_callback(ScoresProgress())
 
 
 def build_qa_trainer(
