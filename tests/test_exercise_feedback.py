@@ -19,7 +19,7 @@ from course_utils.qa import exercises as qa
 
 def failure(capsys: pytest.CaptureFixture, check: Callable[..., bool], *args: Any, **kwargs: Any) -> str:
     """Run a check that must fail; return what it printed (and make sure it never says "expected")."""
-    assert check(*args, **kwargs) is False
+    assert not check(*args, **kwargs)  # a Verdict: false when wrong
     out = capsys.readouterr().out
     assert out.startswith("❌") and "expected" not in out, out
     return out
