@@ -28,7 +28,8 @@ it only on accelerators (it needs a gradient scaler), and CPUs have no fast fp16
 The decision is cached per machine (CPU model, torch version, threads and the probed shapes) in
 ``~/.cache/nlp-course-companion/precision.json`` (``COURSE_PRECISION_CACHE`` names another file;
 delete it to measure again), so every later run and notebook on the machine agrees, and it is
-printed once per process with the speeds it was based on. Weights stay fp32 either way
+printed once per process with the speeds it was based on (in a batch run only when measured:
+nobody reads the same cached line in every notebook). Weights stay fp32 either way
 (autocast): only the matrix products run in bf16, which is why training quality holds (README).
 """
 from __future__ import annotations
@@ -361,9 +362,14 @@ def _cached_cpu_choice(shapes: Iterable[Sequence[int]] | None) -> ProbeResult:
                 os.replace(tmp, path)  # atomic: a reader never sees half a file
             else:  # another job loaded the CPU: good for this process, measured again next time
                 source += f" on a busy machine (rounds differed up to {max(result.spread.values()):.1f}x), not cached,"
-    where = f"in {path} (delete it to measure again)" if result.steady else "this process only"
-    print(f"{result.summary()}; {source} {result.measured_at} for {key.split(' | shapes')[0]}, {where}", flush=True)
     _DECIDED[key] = result
+    from .profiles import quiet
+    from .workspace import shown_path
+
+    if source == "cached" and quiet():  # a batch run: the notebook that measured it said so
+        return result
+    where = f"in {shown_path(path)} (delete it to measure again)" if result.steady else "this process only"
+    print(f"{result.summary()}; {source} {result.measured_at} for {key.split(' | shapes')[0]}, {where}", flush=True)
     return result
 
 

@@ -18,7 +18,8 @@
 
 Which run folder a training run writes into (new, or the unfinished one it resumes) is
 :func:`course_utils.workspace.run_folder`. Imports run one way: this module uses only the
-foundation modules (``precision``, ``budget``, ``workspace``); ``clm/`` and ``qa/`` import it, never the reverse.
+foundation modules (``precision``, ``budget``, ``profiles``, ``workspace``); ``clm/`` and ``qa/``
+import it, never the reverse.
 """
 from __future__ import annotations
 

@@ -134,6 +134,10 @@ def counting_probe(monkeypatch, seconds):
 
 @needs_no_gpu
 def test_decision_is_measured_once_cached_per_machine_and_printed_once(fresh_cache, monkeypatch, capsys):
+    from course_utils.profiles import BATCH_ENV
+
+    for var in ("COURSE_QUIET", BATCH_ENV):  # a learner's kernel (another test's activate("ci") may linger)
+        monkeypatch.delenv(var, raising=False)
     calls = counting_probe(monkeypatch, {"no": [0.1] * 3, "bf16": [0.04] * 3})
     assert resolve_mixed_precision("auto") == "bf16"
     assert resolve_mixed_precision("auto") == "bf16" and trainer_precision_kwargs("auto")["bf16"]
@@ -147,6 +151,10 @@ def test_decision_is_measured_once_cached_per_machine_and_printed_once(fresh_cac
     monkeypatch.setattr(precision, "_DECIDED", {})  # a new process on the same machine: read, not measured
     assert resolve_mixed_precision("auto") == "bf16" and len(calls) == 1
     assert "cached" in capsys.readouterr().out
+    monkeypatch.setattr(precision, "_DECIDED", {})  # a notebook of a batch run: reused without a word
+    monkeypatch.setenv(BATCH_ENV, "1")
+    assert resolve_mixed_precision("auto") == "bf16" and len(calls) == 1
+    assert capsys.readouterr().out == ""
 
 
 @needs_no_gpu
