@@ -138,8 +138,3 @@ def prepared_sources(folder: str | os.PathLike) -> dict[str, str]:
         sources[param] = str(path)
     return sources
 
-
-if __name__ == "__main__":  # the old command, kept: the teacher pack lives above the wings now
-    from .prepare import main
-
-    raise SystemExit(main())

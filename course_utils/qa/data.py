@@ -8,7 +8,7 @@ The course calls ``load_dataset("squad")``. Offline there is no Hub, so the same
 * a local file -- the official nested SQuAD v1.1 ``.json`` / ``.json.gz``, or a flat ``.jsonl`` /
   ``.json`` list of records in the Hugging Face ``squad`` schema;
 * a local folder -- ``train.*`` and ``validation.*`` (or ``dev.*``) files as above, or a
-  ``DatasetDict`` saved with ``save_to_disk`` (what ``course_utils.assets prepare`` writes);
+  ``DatasetDict`` saved with ``save_to_disk`` (what ``python -m course_utils.prepare prepare`` writes);
 * any other string -- a Hub id, loaded with the course's own ``load_dataset(source)``.
 
 Why check records at all: a learner's own file with an answer that does not sit at
