@@ -15,29 +15,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from course_utils.clm.course import course_tokenize_fn
+
 from . import interleaved, require_module, result
 
 NAME = "clm_chunking"
 CONTEXT_LENGTH, VOCAB = 128, 8000
 
 
-# --- the course's code ----------------------------------------------------------------------------
-def course_tokenize_fn(tokenizer, context_length):
-    def tokenize(element):
-        outputs = tokenizer(
-            element["content"],
-            truncation=True,
-            max_length=context_length,
-            return_overflowing_tokens=True,
-            return_length=True,
-        )
-        input_batch = []
-        for length, input_ids in zip(outputs["length"], outputs["input_ids"]):
-            if length == context_length:
-                input_batch.append(input_ids)
-        return {"input_ids": input_batch}
-
-    return tokenize
 # --- end of the course's code ---------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ top-20 x top-20 pruning on ~9% of questions); in the full run, when a fine-tuned
 workspace, the first windows are also scored with its real logits and checked for equality.
 
 Reference: the course's ``compute_metrics`` loop up to the metric call, kept by the track as
-``course_utils.qa.postprocess.course_reference_predictions`` (row by row over the Dataset).
+``course_utils.qa.course.course_reference_predictions`` (row by row over the Dataset).
 Ours: ``course_utils.qa.postprocess.predict_answers`` (all windows at once with NumPy, offsets
 read through Arrow). Identical: the same predicted text for every question.
 """
@@ -80,8 +80,8 @@ def trained_logits(model_dir: Path, features: Any, n: int):
 def run(quick: bool = False, tiny: bool = False) -> dict[str, Any]:
     import numpy as np
 
-    post = require_module("course_utils.qa.postprocess", "predict_answers", "course_reference_predictions",
-                          "window_offsets")
+    post = require_module("course_utils.qa.postprocess", "predict_answers", "window_offsets")
+    course = require_module("course_utils.qa.course", "course_reference_predictions")
     require_module("course_utils.qa.features", "preprocess_validation_examples")
     records, source = qa_dev_records(tiny)
     tokenizer = qa_tokenizer()
@@ -99,7 +99,7 @@ def run(quick: bool = False, tiny: bool = False) -> dict[str, Any]:
     ref_repeat, ours_repeat = (1, 1) if tiny else (2, 3) if quick else (3, 5)
 
     def reference():
-        return post.course_reference_predictions(start_logits, end_logits, features, examples, N_BEST, MAX_ANSWER)
+        return course.course_reference_predictions(start_logits, end_logits, features, examples, N_BEST, MAX_ANSWER)
 
     def ours():
         return post.predict_answers(start_logits, end_logits, features, examples, N_BEST, MAX_ANSWER)
@@ -119,7 +119,7 @@ def run(quick: bool = False, tiny: bool = False) -> dict[str, Any]:
         # Where the course's time goes: the same loop over plain Python rows (no Arrow row reads).
         rows = features.to_list()
         ex_rows = examples.to_list()
-        loop_s, _, loop_out = best_of(lambda: post.course_reference_predictions(
+        loop_s, _, loop_out = best_of(lambda: course.course_reference_predictions(
             start_logits, end_logits, rows, ex_rows, N_BEST, MAX_ANSWER), 2)
         figures["reference_on_python_rows_s"] = round(loop_s, 4)
         identical = identical and loop_out == ref_out
@@ -129,7 +129,7 @@ def run(quick: bool = False, tiny: bool = False) -> dict[str, Any]:
         sub_feats = features.select(range(len(ts)))
         ids = set(sub_feats["example_id"])
         sub_examples = examples.filter(lambda e: e["id"] in ids)
-        r = post.course_reference_predictions(ts, te, sub_feats, sub_examples, N_BEST, MAX_ANSWER)
+        r = course.course_reference_predictions(ts, te, sub_feats, sub_examples, N_BEST, MAX_ANSWER)
         o = post.predict_answers(ts, te, sub_feats, sub_examples, N_BEST, MAX_ANSWER)
         figures["trained_logits"] = {"model": str(model_dir), "windows": len(ts), "questions": len(r),
                                      "identical": r == o}

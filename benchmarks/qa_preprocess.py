@@ -1,7 +1,7 @@
 """2. QA training windows (tokenise + start/end labels): ours against the course's per-window loop.
 
 Reference: the course's ``preprocess_training_examples``, kept verbatim by the track as
-``course_utils.qa.features.course_preprocess_training_examples`` (two ``while`` scans per window).
+``course_utils.qa.course.course_preprocess_training_examples`` (two ``while`` scans per window).
 Ours: ``course_utils.qa.features.preprocess_training_examples`` (record checks, timed alone too, a question-length
 check, and a label search by bisection). Both get the same examples as one ``map`` batch would
 give them and the same fast tokenizer; labels and input ids must be identical on every window.
@@ -22,8 +22,8 @@ MAX_LENGTH, STRIDE = 384, 128  # the course's sizes
 
 
 def run(quick: bool = False, tiny: bool = False) -> dict[str, Any]:
-    features = require_module("course_utils.qa.features", "preprocess_training_examples",
-                              "course_preprocess_training_examples")
+    features = require_module("course_utils.qa.features", "preprocess_training_examples")
+    course = require_module("course_utils.qa.course", "course_preprocess_training_examples")
     records, source = qa_train_records(tiny)
     copies = 1 if (quick or tiny) else 4
     records = repeat_records(records, copies)
@@ -43,7 +43,7 @@ def run(quick: bool = False, tiny: bool = False) -> dict[str, Any]:
         return features.check_batch(examples, "train", training=True)
 
     def reference():
-        return features.course_preprocess_training_examples(examples, tokenizer, MAX_LENGTH, STRIDE)
+        return course.course_preprocess_training_examples(examples, tokenizer, MAX_LENGTH, STRIDE)
 
     def ours():
         return features.preprocess_training_examples(examples, tokenizer, max_length=MAX_LENGTH, stride=STRIDE)

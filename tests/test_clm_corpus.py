@@ -4,12 +4,12 @@ from __future__ import annotations
 import json
 import random
 import tracemalloc
-from collections import defaultdict
 
 import pytest
 from datasets import Dataset, DatasetDict, IterableDataset
 
 from course_utils.clm import corpus
+from course_utils.clm.course import course_any_keyword_in_string, course_filter_streaming_dataset
 from course_utils.clm.corpus import (
     CODEPARROT_COLUMNS,
     COURSE_FILTERS,
@@ -22,25 +22,6 @@ from course_utils.clm.corpus import (
     split_by_path,
     take_subset,
 )
-
-
-# ---- the course's plain code, kept as the reference ---------------------------------------
-def course_any_keyword_in_string(string, keywords):
-    for keyword in keywords:
-        if keyword in string:
-            return True
-    return False
-
-
-def course_filter_streaming_dataset(dataset, filters):
-    filtered_dict = defaultdict(list)
-    total = 0
-    for sample in iter(dataset):
-        total += 1
-        if course_any_keyword_in_string(sample["content"], filters):
-            for k, v in sample.items():
-                filtered_dict[k].append(v)
-    return Dataset.from_dict(filtered_dict)
 
 
 def _row(i: int, content: str, path: str | None = None) -> dict[str, str]:

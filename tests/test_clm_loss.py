@@ -5,31 +5,9 @@ import warnings
 
 import pytest
 import torch
-from torch.nn import CrossEntropyLoss
 
+from course_utils.clm.course import course_get_grouped_params, course_keytoken_weighted_loss
 from test_clm_model import TINY, tiny, tiny_tokenizer
-
-
-def course_keytoken_weighted_loss(inputs, logits, keytoken_ids, alpha=1.0):
-    """The course's code, with only the removed `reduce=False` spelled `reduction="none"`."""
-    shift_labels = inputs[..., 1:].contiguous()
-    shift_logits = logits[..., :-1, :].contiguous()
-    loss_fct = CrossEntropyLoss(reduction="none")
-    loss = loss_fct(shift_logits.view(-1, shift_logits.size(-1)), shift_labels.view(-1))
-    loss_per_sample = loss.view(shift_logits.size(0), shift_logits.size(1)).mean(axis=1)
-    weights = torch.stack([(inputs == kt).float() for kt in keytoken_ids]).sum(axis=[0, 2])
-    weights = alpha * (1.0 + weights)
-    return (loss_per_sample * weights).mean()
-
-
-def course_get_grouped_params(model, weight_decay=0.1, no_decay=["bias", "LayerNorm.weight"]):
-    params_with_wd, params_without_wd = [], []
-    for n, p in model.named_parameters():
-        if any(nd in n for nd in no_decay):
-            params_without_wd.append(p)
-        else:
-            params_with_wd.append(p)
-    return [{"params": params_with_wd, "weight_decay": weight_decay}, {"params": params_without_wd, "weight_decay": 0.0}]
 
 
 @pytest.mark.parametrize("trial", range(40))

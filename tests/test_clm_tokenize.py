@@ -8,6 +8,7 @@ from itertools import chain
 import pytest
 from datasets import Dataset, DatasetDict
 
+from course_utils.clm.course import course_tokenize_fn
 from course_utils.clm.tokenize import (
     EOS_TOKEN,
     chunking_waste,
@@ -43,17 +44,6 @@ def tokenizer(tmp_path_factory):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(path))
-
-
-# ---- the course's plain code, kept as the reference ---------------------------------------
-def course_tokenize(tokenizer, context_length, element):
-    outputs = tokenizer(element["content"], truncation=True, max_length=context_length,
-                        return_overflowing_tokens=True, return_length=True)
-    input_batch = []
-    for length, input_ids in zip(outputs["length"], outputs["input_ids"]):
-        if length == context_length:
-            input_batch.append(input_ids)
-    return {"input_ids": input_batch}
 
 
 def plain_group_texts(tokenizer, context_length, texts):
@@ -106,7 +96,7 @@ def test_make_tokenize_equals_course_code(tokenizer, c):
     files = make_files(60, seed=c)
     element = {"content": files}
     ours = make_tokenize(tokenizer, c)(element)
-    assert ours == course_tokenize(tokenizer, c, element)
+    assert ours == course_tokenize_fn(tokenizer, c)(element)
     lengths = token_lengths(tokenizer, files)
     assert len(ours["input_ids"]) == sum(n // c for n in lengths)
     assert all(len(ids) == c for ids in ours["input_ids"])

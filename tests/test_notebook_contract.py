@@ -36,6 +36,8 @@ NOT_FOR_NOTEBOOKS = {
     "course_utils.assets.prepared_sources": "used by the runner's --assets option",
     "course_utils.profiles.profile_knobs": "used by the runner to hand -p knobs to every notebook",
     "course_utils.settings": "the typed knobs, which notebooks reach as cfg.clm / cfg.qa",
+    "course_utils.clm.course": "the course's own code, the one reference copy tests and benchmarks compare ours with",
+    "course_utils.qa.course": "the course's own code, the one reference copy tests and benchmarks compare ours with",
     "course_utils.kit": "the workshop kit behind python -m course_utils.prepare prepare --wheels / check",
     "course_utils.platforms.badges": "written into every notebook's first cell by tools/update_headers.py",
 }

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from course_utils.qa.course import course_preprocess_training_examples, course_preprocess_validation_examples
 from course_utils.qa.data import load_qa_datasets, read_squad_file
 from course_utils.qa.features import (
     answer_token_span,
@@ -18,94 +19,6 @@ from course_utils.qa.features import (
 )
 
 SQUAD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "squad"
-
-
-# The course's code, verbatim (section 7, "Processing the training data"): the reference.
-def course_preprocess_training_examples(examples, tokenizer, max_length, stride):
-    questions = [q.strip() for q in examples["question"]]
-    inputs = tokenizer(
-        questions,
-        examples["context"],
-        max_length=max_length,
-        truncation="only_second",
-        stride=stride,
-        return_overflowing_tokens=True,
-        return_offsets_mapping=True,
-        padding="max_length",
-    )
-
-    offset_mapping = inputs.pop("offset_mapping")
-    sample_map = inputs.pop("overflow_to_sample_mapping")
-    answers = examples["answers"]
-    start_positions = []
-    end_positions = []
-
-    for i, offset in enumerate(offset_mapping):
-        sample_idx = sample_map[i]
-        answer = answers[sample_idx]
-        start_char = answer["answer_start"][0]
-        end_char = answer["answer_start"][0] + len(answer["text"][0])
-        sequence_ids = inputs.sequence_ids(i)
-
-        # Find the start and end of the context
-        idx = 0
-        while sequence_ids[idx] != 1:
-            idx += 1
-        context_start = idx
-        while sequence_ids[idx] == 1:
-            idx += 1
-        context_end = idx - 1
-
-        # If the answer is not fully inside the context, label is (0, 0)
-        if offset[context_start][0] > start_char or offset[context_end][1] < end_char:
-            start_positions.append(0)
-            end_positions.append(0)
-        else:
-            # Otherwise it's the start and end token positions
-            idx = context_start
-            while idx <= context_end and offset[idx][0] <= start_char:
-                idx += 1
-            start_positions.append(idx - 1)
-
-            idx = context_end
-            while idx >= context_start and offset[idx][1] >= end_char:
-                idx -= 1
-            end_positions.append(idx + 1)
-
-    inputs["start_positions"] = start_positions
-    inputs["end_positions"] = end_positions
-    return inputs
-
-
-# The course's validation code, verbatim.
-def course_preprocess_validation_examples(examples, tokenizer, max_length, stride):
-    questions = [q.strip() for q in examples["question"]]
-    inputs = tokenizer(
-        questions,
-        examples["context"],
-        max_length=max_length,
-        truncation="only_second",
-        stride=stride,
-        return_overflowing_tokens=True,
-        return_offsets_mapping=True,
-        padding="max_length",
-    )
-
-    sample_map = inputs.pop("overflow_to_sample_mapping")
-    example_ids = []
-
-    for i in range(len(inputs["input_ids"])):
-        sample_idx = sample_map[i]
-        example_ids.append(examples["id"][sample_idx])
-
-        sequence_ids = inputs.sequence_ids(i)
-        offset = inputs["offset_mapping"][i]
-        inputs["offset_mapping"][i] = [
-            o if sequence_ids[k] == 1 else None for k, o in enumerate(offset)
-        ]
-
-    inputs["example_id"] = example_ids
-    return inputs
 
 
 @pytest.fixture(scope="module")

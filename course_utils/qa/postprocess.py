@@ -7,13 +7,12 @@ context, in order, and at most ``max_answer_length`` tokens long, and picking th
 highest ``start + end`` score over all windows of the question.
 
 `predict_answers` does exactly that -- same candidates, same ties, so the same texts as the
-course's loop (kept below as `course_reference_predictions`) -- but for all windows at once
+course's loop (kept in `course_utils.qa.course`) -- but for all windows at once
 with NumPy: top-``n_best`` per row by ``argpartition``, offsets read from Arrow columns
 instead of row by row, and one ``(windows, n_best, n_best)`` score array.
 """
 from __future__ import annotations
 
-import collections
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -34,7 +33,6 @@ __all__ = [
     "load_squad_metric",
     "references_of",
     "compute_metrics",
-    "course_reference_predictions",
     "oracle_logits",
     "MODEL_INPUTS",
     "predict_logits",
@@ -357,62 +355,6 @@ def compute_metrics(start_logits: Any, end_logits: Any, features: Any, examples:
     predictions = predict_answers(start_logits, end_logits, features, examples, n_best, max_answer_length)
     metric = metric or load_squad_metric()
     return metric.compute(predictions=predictions, references=references_of(examples))
-
-
-# --------------------------------------------------------------------------------------------
-# The course's way (reference for tests and benchmarks)
-# --------------------------------------------------------------------------------------------
-def course_reference_predictions(start_logits: Any, end_logits: Any, features: Any, examples: Any,
-                                 n_best: int = 20, max_answer_length: int = 30) -> list[dict[str, str]]:
-    """THE COURSE'S WAY, kept as the reference: its ``compute_metrics`` loop up to the metric
-    call, one example and one window at a time. Used by the tests (equality) and benchmarks
-    (speed). It needs features padded to the logits' width (it indexes offsets by logit position).
-    """
-    example_to_features = collections.defaultdict(list)
-    for idx, feature in enumerate(features):
-        example_to_features[feature["example_id"]].append(idx)
-
-    predicted_answers = []
-    for example in examples:
-        example_id = example["id"]
-        context = example["context"]
-        answers = []
-
-        # Loop through all features associated with that example
-        for feature_index in example_to_features[example_id]:
-            start_logit = start_logits[feature_index]
-            end_logit = end_logits[feature_index]
-            offsets = features[feature_index]["offset_mapping"]
-
-            start_indexes = np.argsort(start_logit)[-1 : -n_best - 1 : -1].tolist()
-            end_indexes = np.argsort(end_logit)[-1 : -n_best - 1 : -1].tolist()
-            for start_index in start_indexes:
-                for end_index in end_indexes:
-                    # Skip answers that are not fully in the context
-                    if offsets[start_index] is None or offsets[end_index] is None:
-                        continue
-                    # Skip answers with a length that is either < 0 or > max_answer_length
-                    if (
-                        end_index < start_index
-                        or end_index - start_index + 1 > max_answer_length
-                    ):
-                        continue
-
-                    answer = {
-                        "text": context[offsets[start_index][0] : offsets[end_index][1]],
-                        "logit_score": start_logit[start_index] + end_logit[end_index],
-                    }
-                    answers.append(answer)
-
-        # Select the answer with the best score
-        if len(answers) > 0:
-            best_answer = max(answers, key=lambda x: x["logit_score"])
-            predicted_answers.append(
-                {"id": example_id, "prediction_text": best_answer["text"]}
-            )
-        else:
-            predicted_answers.append({"id": example_id, "prediction_text": ""})
-    return predicted_answers
 
 
 # --------------------------------------------------------------------------------------------
