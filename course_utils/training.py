@@ -38,6 +38,7 @@ from .precision import autocast, device_type, resolve_mixed_precision
 from .profiles import quiet
 
 __all__ = [
+    "launch_in_notebook",
     "BUDGET_FILE",
     "CALIBRATION_STEPS",
     "CHECKPOINTS",
@@ -107,6 +108,32 @@ def make_accelerator(mixed_precision: str = "no", gradient_accumulation_steps: i
     GradientState._reset_state()
     kwargs.setdefault("dataloader_config", DataLoaderConfiguration(use_seedable_sampler=True))
     return Accelerator(mixed_precision=mixed_precision, gradient_accumulation_steps=gradient_accumulation_steps, **kwargs)
+
+
+def launch_in_notebook(function: Any, args: tuple = (), num_processes: int = 2, mixed_precision: str = "no") -> None:
+    """The course's ``notebook_launcher(function, args, num_processes=...)``, safe to call from a
+    kernel that has already run other cells.
+
+    Accelerate forks the kernel once per process and refuses when an ``Accelerator`` was made in
+    the kernel before (every cell above did make one): that state says "one process" and would be
+    inherited. It is reset first; ``function`` makes its own. Without GPUs the processes join one
+    gloo group on the CPU, as ``accelerate launch`` does. A CUDA context cannot be forked, so a
+    kernel that has already used the GPU must be restarted before this cell.
+    """
+    import torch
+    from accelerate import notebook_launcher
+    from accelerate.state import AcceleratorState, GradientState
+
+    if isinstance(num_processes, bool) or not isinstance(num_processes, int) or num_processes < 1:
+        raise ValueError(f"num_processes={num_processes!r}: give a whole number of processes, 1 or more")
+    if not callable(function):
+        raise TypeError(f"function must be callable (the training function each process runs), got {function!r}")
+    if num_processes > 1 and torch.cuda.is_available() and torch.cuda.is_initialized():
+        raise RuntimeError("CUDA is already in use in this kernel, and a forked process cannot share it: "
+                           "restart the kernel and run this cell before any cell that touches the GPU")
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
+    notebook_launcher(function, args, num_processes=num_processes, mixed_precision=mixed_precision)
 
 
 # ---------------------------------------------------------------------------------------------
