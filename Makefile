@@ -5,7 +5,6 @@ VENV    ?= .venv
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 VPY     := $(VENV)/bin/python
 PROFILE ?= workshop
-NBDIR   := build/nb-ci
 RUNDIR  := build/run-ci
 
 .PHONY: setup course test lab bench book lock clean
@@ -26,15 +25,15 @@ setup: $(VENV)/.installed
 course: setup
 	$(VPY) -m course_utils.run --profile $(PROFILE) $(if $(ASSETS),--assets $(ASSETS))
 
-## make test: unit tests + every notebook with the ci profile under nbval, and the outputs of a ci run scanned
-# nbval keeps no outputs, so the runner executes the notebooks once more into $(RUNDIR), saved as a reader
-# sees them; tests/test_clean_outputs.py scans them. A failing notebook there fails that test, not make.
+## make test: unit tests + every notebook executed once with the ci profile, its outputs checked, + the solutions under nbval
+# The runner executes the notebooks into $(RUNDIR), saved as a reader sees them: tests/test_clean_outputs.py
+# scans them, tests/test_checked_outputs.py compares their NBVAL_CHECK_OUTPUT cells with the stored outputs
+# (nbval's rules). A failing notebook there fails those tests, not make. The solution notebooks run under nbval.
 test: setup
-	$(VPY) -m course_utils.run --profile ci --prepare-only --output-dir $(NBDIR)
 	$(VPY) -m course_utils.run --profile ci --prepare-only --notebook-dir solutions --output-dir build/nb-ci-solutions
 	rm -rf $(RUNDIR)
 	-$(VPY) -m course_utils.run --profile ci --keep-going --output-dir $(RUNDIR)
-	$(VPY) -m pytest tests $(NBDIR) build/nb-ci-solutions --nbval-lax --nbval-current-env -p no:cacheprovider --durations=25
+	$(VPY) -m pytest tests build/nb-ci-solutions --nbval-lax --nbval-current-env -p no:cacheprovider --durations=25
 
 # As root (a Docker or CI container) JupyterLab refuses to start without --allow-root.
 lab: setup

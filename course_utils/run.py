@@ -2,7 +2,7 @@
 
     python -m course_utils.run --profile workshop
     python -m course_utils.run --profile ci --notebooks '0[1-3]_*' -p clm_max_steps 20
-    python -m course_utils.run --profile ci --prepare-only --output-dir build/nb-ci   # for nbval
+    python -m course_utils.run --profile ci --prepare-only --notebook-dir solutions --output-dir build/nb-ci-solutions
 
 Every run writes into a new ``runs/<timestamp>/`` folder (executed notebooks, the shared
 workspace ``work/``, ``summary.json``) and never touches an earlier run. A failing notebook is

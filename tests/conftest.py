@@ -11,6 +11,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+CI_RUN = Path(os.environ.get("COURSE_SCAN_RUN", ROOT / "build" / "run-ci"))
+MAKE_IT = "make test does (python -m course_utils.run --profile ci --keep-going --output-dir build/run-ci)"
 
 # Tests never touch the network: the same switches the offline profiles set.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -31,3 +34,28 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is absent")
     return SHARED_DATA
+
+
+def _newest_source() -> Path:
+    sources = [*NOTEBOOKS, *(ROOT / "course_utils").rglob("*.py")]
+    return max(sources, key=lambda p: p.stat().st_mtime)
+
+
+@pytest.fixture(scope="session")
+def ci_run() -> Path:
+    """The ci run that `make test` executes into build/run-ci before pytest (every notebook, saved
+    as a reader sees it), or a skip that says how to make it. Under CI=true a missing or stale run
+    fails: the output scan and the checked cells must not pass by skipping there."""
+    summary = CI_RUN / "summary.json"
+    problem = None
+    if not summary.exists():
+        problem = f"{CI_RUN} holds no executed run: {MAKE_IT}"
+    elif "COURSE_SCAN_RUN" not in os.environ:
+        newest = _newest_source()
+        if newest.stat().st_mtime > summary.stat().st_mtime:
+            problem = f"{CI_RUN} is older than {newest.relative_to(ROOT)}: run it again ({MAKE_IT})"
+    if problem:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(problem)
+        pytest.skip(problem)
+    return CI_RUN

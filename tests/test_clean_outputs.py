@@ -2,17 +2,15 @@
 
 The first tests check the scan on outputs made up here. The others scan the ci run that
 `make test` executes into ``build/run-ci`` (``python -m course_utils.run --profile ci``, which
-saves every executed notebook) just before pytest. nbval, which runs the same notebooks for the
-checked cells, keeps no outputs and ignores the display updates that redraw Trainer's table, so
-it cannot be the source. Without that folder, or when it is older than the notebooks or
-``course_utils``, those tests skip and say how to make it. ``COURSE_SCAN_RUN=<run folder>`` scans
-another run (a ``make course`` run of the workshop profile, say).
+saves every executed notebook) just before pytest: the ``ci_run`` fixture of conftest.py, which
+skips (fails under ``CI=true``) when that run is missing or older than the sources.
+``COURSE_SCAN_RUN=<run folder>`` scans another run (a ``make course`` run of the workshop profile,
+say).
 """
 from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -21,8 +19,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-RUN = Path(os.environ.get("COURSE_SCAN_RUN", ROOT / "build" / "run-ci"))
-MAKE_IT = "make test does (python -m course_utils.run --profile ci --keep-going --output-dir build/run-ci)"
 
 _spec = importlib.util.spec_from_file_location("scan_outputs", ROOT / "tools" / "scan_outputs.py")
 scan = importlib.util.module_from_spec(_spec)
@@ -126,25 +122,7 @@ def test_the_command_line_exits_1_on_findings(tmp_path: Path, capsys: pytest.Cap
     assert scan.main([str(tmp_path)]) == 0
 
 
-# ---- the ci run of `make test` ---------------------------------------------------------------
-def _newest_source() -> Path:
-    sources = [*NOTEBOOKS, *(ROOT / "course_utils").rglob("*.py")]
-    return max(sources, key=lambda p: p.stat().st_mtime)
-
-
-@pytest.fixture(scope="module")
-def ci_run() -> Path:
-    """The executed run to scan, or a skip that says how to make it."""
-    summary = RUN / "summary.json"
-    if not summary.exists():
-        pytest.skip(f"{RUN} holds no executed run: {MAKE_IT}")
-    if "COURSE_SCAN_RUN" not in os.environ:
-        newest = _newest_source()
-        if newest.stat().st_mtime > summary.stat().st_mtime:
-            pytest.skip(f"{RUN} is older than {newest.relative_to(ROOT)}: run it again ({MAKE_IT})")
-    return RUN
-
-
+# ---- the ci run of `make test` (the ci_run fixture is in conftest.py) ------------------------
 def test_the_run_executed_every_notebook(ci_run: Path) -> None:
     summary = json.loads((ci_run / "summary.json").read_text())
     statuses = {n["notebook"]: (n["status"], n["error"]) for n in summary["notebooks"]}
