@@ -5,7 +5,8 @@ Each benchmark module exposes ``NAME`` and ``run(quick: bool = False, tiny: bool
 and returns a result made by `result(...)`: the time of the course's way (``reference_s``), of ours
 (``ours_s``), their ``ratio`` (reference / ours: above 1 means ours is faster), whether both gave
 the same output (``identical``), plus its own figures. A benchmark whose inputs are absent (shared
-data, a module that has not landed) raises `Skipped` with the reason, and the table says so.
+data, a GPU) raises `Skipped` with the reason, and the table says so; a helper it names that does
+not exist is an error (`require_module`), never a skip.
 
 ``tiny=True`` is for the unit tests: a few records, one repeat, seconds of CPU. Timings measured
 that way mean nothing; the tests only check that the harness runs and the outputs agree.
@@ -200,16 +201,15 @@ def result(
 
 
 def require_module(dotted: str, *names: str):
-    """Import a track module (and check it has `names`), or skip: it may not have landed yet."""
+    """Import a course_utils module and check it has `names`. Every module has landed, so a missing
+    one or a missing name is a bug (a renamed helper), raised as ImportError, never a skip: a
+    benchmark that skipped for that reason once hid two QA benchmarks for a week."""
     import importlib
 
-    try:
-        module = importlib.import_module(dotted)
-    except ModuleNotFoundError as exc:
-        raise Skipped(f"{dotted} not available ({exc.name} missing)") from None
+    module = importlib.import_module(dotted)
     missing = [n for n in names if not hasattr(module, n)]
     if missing:
-        raise Skipped(f"{dotted} has no {', '.join(missing)} yet")
+        raise ImportError(f"{dotted} has no {', '.join(missing)}: the benchmark names a helper that was renamed or removed")
     return module
 
 

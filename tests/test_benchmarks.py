@@ -271,3 +271,22 @@ def test_paired_ratios_give_median_and_spread():
                                                                "rounds": 3}
     with pytest.raises(ValueError, match="no paired rounds"):
         paired_ratios([], [])
+
+
+def test_a_helper_a_benchmark_names_must_exist():
+    """A renamed helper fails the benchmark instead of skipping it, and every name the benchmarks
+    ask for exists today (read from their require_module calls)."""
+    import ast
+
+    with pytest.raises(ImportError, match="course_utils.qa.postprocess has no no_such_helper"):
+        benchmarks.require_module("course_utils.qa.postprocess", "no_such_helper")
+    with pytest.raises(ModuleNotFoundError):
+        benchmarks.require_module("course_utils.no_such_module")
+    asked = []
+    for path in sorted(Path(benchmarks.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "require_module":
+                asked.append([arg.value for arg in node.args])
+    assert len(asked) >= 15
+    for dotted, *names in asked:
+        benchmarks.require_module(dotted, *names)
