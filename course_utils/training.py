@@ -51,6 +51,7 @@ __all__ = [
     "make_adamw",
     "push_folder_to_hub",
     "resume_progress",
+    "script_run_dir",
     "plan_steps",
     "save_checkpoint",
     "time_forward",
@@ -317,6 +318,34 @@ def trainer_checkpoint(run_dir: str | os.PathLike, resume: bool | str | os.PathL
     if not (path / "trainer_state.json").is_file():
         raise CheckpointError(f"{str(path)!r} is a model folder but not a Trainer checkpoint (no trainer_state.json)")
     return str(path)
+
+
+def script_run_dir(output_dir: str | os.PathLike | None, work: str | os.PathLike, name: str, *,
+                   resume: bool = False) -> Path:
+    """The run folder of a training script (both tracks share the flags ``--work`` and
+    ``--output-dir``), the same folder in every process.
+
+    ``output_dir`` given: that folder, refused when it holds a finished run (runs are never
+    overwritten). Otherwise
+    :func:`course_utils.workspace.run_folder` under `work`, chosen by the main process (``resume``:
+    the newest unfinished run) and broadcast to the others.
+    """
+    from accelerate import PartialState
+    from accelerate.utils import broadcast_object_list
+
+    from .workspace import COMPLETE_MARKER, run_folder
+
+    if output_dir:
+        path = Path(output_dir)
+        if (path / COMPLETE_MARKER).exists():
+            raise SystemExit(f"{path} holds a finished run; choose another --output-dir (runs are never overwritten)")
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    holder: list[str | None] = [None]
+    if PartialState().is_main_process:
+        holder[0] = str(run_folder(work, name, resume=resume))
+    broadcast_object_list(holder)
+    return Path(holder[0])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -164,6 +164,23 @@ def test_resume_never_enters_a_finished_run(tmp_path: Path, capsys: pytest.Captu
     assert workspace.run_folder(tmp_path, "nothing-yet", resume=True).parent.name == "nothing-yet"
 
 
+def test_both_scripts_pick_their_run_folder_the_same_way(tmp_path: Path) -> None:
+    """training.script_run_dir, behind --work / --output-dir of both training scripts."""
+    from course_utils.training import script_run_dir
+
+    given = script_run_dir(tmp_path / "exact", tmp_path, "clm-accelerate")
+    assert given == tmp_path / "exact" and given.is_dir()
+    workspace.mark_complete(given)
+    with pytest.raises(SystemExit, match="holds a finished run; choose another --output-dir"):
+        script_run_dir(given, tmp_path, "qa-accelerate")
+    new = script_run_dir(None, tmp_path, "qa-accelerate")
+    assert new.parent == tmp_path / "qa-accelerate"
+    assert script_run_dir(None, tmp_path, "qa-accelerate", resume=True) == new  # unfinished: continued
+    workspace.mark_complete(new)
+    time.sleep(1.1)  # run folders are named by the second
+    assert script_run_dir(None, tmp_path, "qa-accelerate", resume=True) not in (new, given)
+
+
 def test_workspace_default_and_metrics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert workspace.workspace(tmp_path / "w", "ci") == tmp_path / "w"
     assert workspace.default_workspace("ci").name == "workspace-ci"

@@ -72,7 +72,7 @@ def test_two_processes_give_the_one_process_metrics(tmp_path):
     two = _run([accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
                 "--mixed_precision", "no", "--dynamo_backend", "no",
                 "-m", "course_utils.qa.train_accelerate", *SCRIPT_ARGS, "--data-source", str(data),
-                "--run-dir", str(tmp_path / "run"), "--metrics-json", str(tmp_path / "two.json")], tmp_path)
+                "--output-dir", str(tmp_path / "run"), "--metrics-json", str(tmp_path / "two.json")], tmp_path)
     assert two["num_processes"] == 2
     assert two["steps"] == 3
     # the last evaluation batch is uneven on 2 processes: windows are not a multiple of 2 x 8

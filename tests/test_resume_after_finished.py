@@ -33,7 +33,7 @@ def fake_finished_run(work: Path, name: str) -> Path:
 def test_qa_script_resume_after_a_finished_run(tmp_path):
     from course_utils.qa import train_accelerate as script
 
-    flags = ["--profile", "ci", "--output-dir", str(tmp_path), "--max-steps", "2", "--max-train-examples", "8",
+    flags = ["--profile", "ci", "--work", str(tmp_path), "--max-steps", "2", "--max-train-examples", "8",
              "--max-eval-examples", "4"]
     first = script.main(flags)
     done = Path(first["run_dir"])

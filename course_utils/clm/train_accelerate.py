@@ -72,26 +72,6 @@ def _load_data(args: argparse.Namespace, cfg: Any, work: Path):
     return prepare_lm_datasets(cfg, work)
 
 
-def _run_dir(args: argparse.Namespace, work: Path, accelerator: Any) -> Path:
-    """One folder for all processes: made by the main process, its name broadcast to the others."""
-    from accelerate.utils import broadcast_object_list
-
-    from ..workspace import COMPLETE_MARKER, run_folder
-    from .loop import ACCELERATE_RUNS
-
-    if args.output_dir:
-        path = Path(args.output_dir)
-        if (path / COMPLETE_MARKER).exists() and not args.eval_only:
-            raise SystemExit(f"{path} holds a finished run; choose another --output-dir (runs are never overwritten)")
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-    holder = [None]
-    if accelerator.is_main_process:  # --resume: the newest run, never a finished one
-        holder[0] = str(run_folder(work, ACCELERATE_RUNS, resume=args.resume))
-    broadcast_object_list(holder)
-    return Path(holder[0])
-
-
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     from ..profiles import activate
@@ -105,8 +85,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from ..training import make_accelerator
-    from .loop import make_dataloaders, per_sample_eval_losses, train_accelerate
+    from ..training import make_accelerator, script_run_dir
+    from .loop import ACCELERATE_RUNS, make_dataloaders, per_sample_eval_losses, train_accelerate
     from .loss import COURSE_KEYWORDS, keytoken_ids_from_keywords
     from .model import build_model
 
@@ -129,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         result = {"eval_loss": loss, "perplexity": perplexity_from_loss(loss), "n_samples": int(losses.numel()),
                   "num_processes": accelerator.num_processes}
     else:
-        run_dir = _run_dir(args, work, accelerator)
+        run_dir = script_run_dir(args.output_dir, work, ACCELERATE_RUNS, resume=args.resume)
         if args.model:
             from transformers import GPT2LMHeadModel
 

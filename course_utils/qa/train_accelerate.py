@@ -5,9 +5,10 @@
     (on a machine without GPU the processes join one gloo group on the CPU)
     python -m course_utils.qa.train_accelerate --profile ci --eval-only --model runs/.../final
 
-Training writes into a new ``<output-dir>/qa-accelerate/<timestamp>`` folder (``--resume``
-continues the newest one instead), checkpoints with ``save_state`` under ``checkpoints/``, saves
-the final model (safetensors) under ``final/`` and marks the run complete. ``--metrics-json``
+Training writes into a new ``<work>/qa-accelerate/<timestamp>`` folder, or into ``--output-dir``
+(never one that holds a finished run; ``--resume`` continues the newest unfinished run), as the
+CLM script does, checkpoints with ``save_state`` under ``checkpoints/``, saves the final model
+(safetensors) under ``final/`` and marks the run complete. ``--metrics-json``
 writes the final EM/F1 (and how many windows were scored) for tests and benchmarks.
 """
 from __future__ import annotations
@@ -32,8 +33,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m course_utils.qa.train_accelerate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--profile", default="auto", help="ci | workshop | course | auto")
-    p.add_argument("--output-dir", default=None, help="workspace (default runs/workspace-<profile>)")
-    p.add_argument("--run-dir", default=None, help="exact run folder (tests); overrides --output-dir")
+    p.add_argument("--work", default=None, help="workspace folder (default runs/workspace-<profile>)")
+    p.add_argument("--output-dir", default=None, help="run folder (default: a new <work>/qa-accelerate/<time>)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--model", default=None, help="qa_encoder_source: bundled | Hub id | folder")
     p.add_argument("--data-source", default=None)
@@ -85,10 +86,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cfg = _profile(args)  # sets the offline switches before any HF import
 
     from accelerate import PartialState
-    from accelerate.utils import broadcast_object_list
 
-    from ..training import make_accelerator
-    from ..workspace import mark_complete, run_folder, workspace
+    from ..training import make_accelerator, script_run_dir
+    from ..workspace import mark_complete, workspace
     from . import loop
     from .data import load_qa_datasets
     from .model import load_qa_model_and_tokenizer, model_options
@@ -117,15 +117,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         metrics = loop.evaluate_accelerate(accelerator, model, dl, eval_features, raw["validation"])
         result: dict[str, Any] = {"metrics": metrics}
     else:
-        run_dir = [None]
-        if state.is_main_process:
-            if args.run_dir:
-                Path(args.run_dir).mkdir(parents=True, exist_ok=True)
-                run_dir[0] = str(args.run_dir)
-            else:
-                run_dir[0] = str(run_folder(workspace(args.output_dir, cfg.name), ARTEFACT, resume=args.resume))
-        broadcast_object_list(run_dir)
-        out = Path(run_dir[0])
+        out = script_run_dir(args.output_dir, workspace(args.work, cfg.name), ARTEFACT, resume=args.resume)
         history = loop.train_accelerate(
             model, tokenizer, train_features, eval_features, raw["validation"], out, qa,
             resume=args.resume, push_to_hub=args.push_to_hub, hub_model_id=args.hub_model_id,
