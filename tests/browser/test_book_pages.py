@@ -2,14 +2,12 @@
 every page loads, every image has rendered, no internal link is broken, no page shows a traceback."""
 from __future__ import annotations
 
-import functools
+import importlib.util
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,27 +23,26 @@ pytestmark = pytest.mark.browser
 BOOK_NOTEBOOKS = "06_*"
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args: Any) -> None:  # no request log in the test output
-        pass
+_spec = importlib.util.spec_from_file_location("book_screenshots", ROOT / "tools" / "book_screenshots.py")
+book_screenshots = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(book_screenshots)
 
 
 @pytest.fixture(scope="module")
-def book_url(browser: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def book(browser: object, tmp_path_factory: pytest.TempPathFactory) -> Any:
     run = tmp_path_factory.mktemp("book") / "run"
     proc = subprocess.run([sys.executable, "-m", "course_utils.run", "--profile", "ci", "--notebooks",
                            BOOK_NOTEBOOKS, "--output-dir", str(run)], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    book = build_book(run)
-    assert book.pages == 2 and book.images >= 2, book
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(book.index.parent)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    built = build_book(run)
+    assert built.pages == 2 and built.images >= 2, built
+    return built
+
+
+@pytest.fixture(scope="module")
+def book_url(book: Any) -> Iterator[str]:
+    with book_screenshots.serve_folder(book.index.parent) as url:
+        yield url
 
 
 def status_of(url: str) -> int:
@@ -93,3 +90,16 @@ def test_every_book_page_loads_with_its_images_and_links(page: Any, book_url: st
     assert len(seen_links) >= 3
     assert plots >= 1, "no plot of the run on any notebook page"
     assert not page.js_errors, page.js_errors[:3]
+
+
+def test_the_readme_screenshots_tool_pictures_a_book(book: Any, tmp_path: Path) -> None:
+    """tools/book_screenshots.py, which made docs/book-*.png from a workshop run (its own process:
+    Playwright's sync API does not nest inside this session's browser)."""
+    tool = [sys.executable, str(ROOT / "tools" / "book_screenshots.py")]
+    proc = subprocess.run([*tool, str(book.index.parent), "--page", "06_qa_preparing_data", "--to", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for name in ("book-index.png", "book-notebook.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    refused = subprocess.run([*tool, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "holds no index.html" in refused.stderr
