@@ -167,6 +167,18 @@ def prepare_folder(path: Path) -> None:
     (path / PREPARED_MARKER).write_text("made by python -m course_utils.run --prepare-only\n")
 
 
+def kernel_config() -> Any:
+    """The kernel talks to the runner over local sockets (IPC) where the OS has them: over TCP,
+    ipykernel 7.4 warns once per notebook that the traffic is unencrypted. Windows has no IPC
+    transport, so there the kernel keeps TCP (and its warning)."""
+    from traitlets.config import Config
+
+    config = Config()
+    if sys.platform != "win32":
+        config.KernelManager.transport = "ipc"
+    return config
+
+
 def execute(
     notebook: Path, out: Path, parameters: dict[str, Any], metrics_file: Path, log_output: bool
 ) -> Result:
@@ -185,6 +197,7 @@ def execute(
             progress_bar=False,
             log_output=log_output,
             kernel_name="python3",
+            config=kernel_config(),
         )
         status, error = "ok", ""
     except PapermillExecutionError as exc:

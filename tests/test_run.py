@@ -54,6 +54,8 @@ def test_failure_is_saved_reported_and_stops(nbdir: Path, tmp_path: Path) -> Non
     failed = nbformat.read(out / "02_fails.ipynb", as_version=4)
     assert any(o.get("ename") == "ValueError" for c in failed.cells for o in c.get("outputs", []))
     assert "02_fails.ipynb  failed" in proc.stdout
+    if sys.platform != "win32":  # the kernels talk over IPC: no unencrypted-TCP warning per notebook
+        assert "without encryption" not in proc.stdout + proc.stderr
 
 
 def test_keep_going_runs_the_rest(nbdir: Path, tmp_path: Path) -> None:
