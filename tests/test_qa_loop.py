@@ -251,7 +251,8 @@ def test_accelerate_schedule_counts_optimizer_steps(raw, tokenizer, tmp_path):
 
 def test_accelerate_loop_trains_and_evaluates_under_bf16(raw, tokenizer, tmp_path):
     """Notebook 09 where the probe picks bf16: Accelerate's autocast; the gathered logits come back as fp32."""
-    model, history = run_loop(raw, tokenizer, tmp_path, num_train_epochs=1, mixed_precision="bf16")
+    model, history = run_loop(raw, tokenizer, tmp_path, num_train_epochs=1, max_steps=2,
+                              mixed_precision="bf16")
     assert history["steps"] == history["total_steps"] > 0
     assert all(math.isfinite(v) for _, v in history["loss"])
     assert 0.0 <= history["epochs"][-1]["f1"] <= 100.0
