@@ -40,6 +40,7 @@ NOT_FOR_NOTEBOOKS = {
     "course_utils.qa.course": "the course's own code, the one reference copy tests and benchmarks compare ours with",
     "course_utils.kit": "the workshop kit behind python -m course_utils.prepare prepare --wheels / check",
     "course_utils.platforms.badges": "written into every notebook's first cell by tools/update_headers.py",
+    "course_utils.training.script_run_dir": "the run folder of both training scripts (--work / --output-dir)",
 }
 
 
