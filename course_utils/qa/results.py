@@ -100,10 +100,10 @@ def dev_score_lines(bundled: Mapping[str, float], dev: Mapping[str, Any], n_bund
     """The lines a notebook prints: `model`'s validation score beside its SQuAD dev one (or the
     reference figure, labelled with where it was measured). `model` names whose scores these are
     (e.g. "Trainer model"), so two notebooks never print the same line."""
-    lines = [f"{model}, validation ({n_bundled} questions):".ljust(66) + f"EM {bundled['exact_match']:5.1f}  F1 {bundled['f1']:5.1f}"]
+    lines = [f"{model}, validation ({n_bundled} questions):".ljust(70) + f"EM {bundled['exact_match']:5.1f}  F1 {bundled['f1']:5.1f}"]
     kind = dev.get("kind")
     if kind == "slice":
-        lines.append(f"{model}, real SQuAD dev, seeded slice ({dev['questions']} questions):".ljust(66)
+        lines.append(f"{model}, real SQuAD dev, seeded slice ({dev['questions']} questions):".ljust(70)
                      + f"EM {dev['exact_match']:5.1f}  F1 {dev['f1']:5.1f}")
     elif kind == "reference":
         lines.append(f"{model}, real SQuAD dev: ../shared/data is not next to this project, so not scored here. Measured "
@@ -183,7 +183,7 @@ def compare_with_trainer_run(this: Mapping[str, Any], other: Mapping[str, Any] |
     if list(other["eval_set"]) != list(this["eval_set"]):
         return [f"notebook 08's run was scored on another validation set ({other['eval_set']}, here {this['eval_set']}): "
                 "its scores are not comparable with these"]
-    lines = [f"{run['loop']:28s} EM {run['exact_match']:5.1f}  F1 {run['f1']:5.1f}  after {run['steps']} steps "
+    lines = [f"{run['loop']:30s} EM {run['exact_match']:5.1f}  F1 {run['f1']:5.1f}  after {run['steps']} steps "
              f"({run['epochs']} epochs) in {run['seconds']:.0f} s" for run in (other, this)]
     gap = this["f1"] - other["f1"]
     lines.append(f"F1 of this loop minus notebook 08's: {gap:+.1f} points on the same validation questions")
