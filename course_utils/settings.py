@@ -158,7 +158,7 @@ class QaSettings(_Checked):
     """§7, extractive question answering. Defaults: the course's bert-base-cased on SQuAD."""
 
     _track = "qa"
-    _POSITIVE = ("max_length", "stride", "batch_size", "gradient_accumulation_steps", "num_train_epochs")
+    _POSITIVE = ("max_length", "stride", "batch_size", "gradient_accumulation_steps", "num_train_epochs", "squad_dev_questions")
 
     # the data
     data_source: str = knob("squad", "the question set: 'squad' (Hub), 'bundled' (offline) or a folder")
@@ -166,6 +166,7 @@ class QaSettings(_Checked):
     extra_train_source: str | None = knob(None, "a second source whose training split is added")
     max_train_examples: int | None = knob(None, "training questions used (None: all)")
     max_eval_examples: int | None = knob(None, "validation questions used (None: all)")
+    squad_dev_questions: int = knob(200, "questions of the seeded real SQuAD dev slice that notebooks 08 and 09 also score (../shared/data; never trained on)")
     max_length: int = knob(384, "tokens per window (question + context)")
     stride: int = knob(128, "tokens two windows of one context share")
     num_proc: int | None = knob(4, "processes for Dataset.map")

@@ -317,3 +317,50 @@ def test_answer_logprobs_ranks_candidates(comment_model):
     assert [r["line"] for r in rows] == ["plt.scatter(x, x)", "plt.hist(x)"]
     assert [r["intended"] for r in rows] == [True, False]
     assert rows[0]["logprob"] > rows[1]["logprob"]
+
+
+# ---- notebook 05: two models on the same prompts ------------------------------------------------
+def test_completions_side_by_side_and_their_totals(pipe):
+    from course_utils.clm.generate import COURSE_PROMPTS, completions_side_by_side, keytoken_count, side_by_side_totals
+
+    held = [{"prompt": COURSE_PROMPTS[0].prompt, "truth": "plt.scatter(x, y)"},
+            {"prompt": COURSE_PROMPTS[0].prompt, "truth": "plt.plot(x)"}]
+    rows = completions_side_by_side({"a": pipe, "b": pipe}, [COURSE_PROMPTS[0], COURSE_PROMPTS[1]] + held)
+    assert rows[0] == {"prompt": "scatter", "a": "plt.scatter(x, y)", "b": "plt.scatter(x, y)", "a ok": True, "b ok": True}
+    assert rows[1]["prompt"] == "dataframe" and rows[1]["a ok"] is False  # the over-fitted model only scatters
+    assert rows[2] == {"truth": "plt.scatter(x, y)", "a": "plt.scatter(x, y)", "b": "plt.scatter(x, y)", "a sim": 1.0, "b sim": 1.0}
+    assert 0 < rows[3]["a sim"] < 1
+    tok = pipe.tokenizer
+    plt_ids = [i for i in tok("plt.scatter(x, y)")["input_ids"] if tok.decode([i]).strip() == "plt"]
+    assert plt_ids, "the test tokenizer keeps 'plt' as one token"
+    assert keytoken_count(tok, "plt.scatter(x, y)\nplt.show()", plt_ids[:1]) == 2
+    assert keytoken_count(tok, "", plt_ids[:1]) == 0
+    lines = [r["a"] for r in rows]
+    totals = side_by_side_totals(rows, ["a", "b"], tok, plt_ids[:1])
+    assert totals["a"] == totals["b"]
+    assert totals["a"]["key_tokens"] == sum(keytoken_count(tok, line, plt_ids[:1]) for line in lines)
+    assert totals["a"]["ok"] == sum(r["a ok"] for r in rows[:2]) and totals["a"]["of"] == 2
+    assert totals["a"]["similarity"] == pytest.approx((1.0 + rows[3]["a sim"]) / 2)
+    assert side_by_side_totals(rows[2:], ["a"], tok, [])["a"] == {"key_tokens": 0, "ok": None, "of": 0,
+                                                                  "similarity": pytest.approx((1.0 + rows[3]["a sim"]) / 2)}
+    with pytest.raises(ValueError, match="at least one model"):
+        completions_side_by_side({}, COURSE_PROMPTS)
+
+
+def test_model_at_step_prefers_the_same_step_count(tmp_path):
+    import json
+
+    from course_utils.clm.generate import model_at_step, trainer_run_steps
+
+    run = tmp_path / "clm-trainer" / "20260101-000000"
+    run.mkdir(parents=True)
+    assert trainer_run_steps(run) is None and model_at_step(run, 5) == (run, None)  # no record: the final model, steps unknown
+    (run / "log_history.json").write_text(json.dumps([{"loss": 3.0, "step": 5}, {"eval_loss": 2.9, "step": 10},
+                                                      {"train_runtime": 1.0, "step": 10}]))
+    assert trainer_run_steps(run) == 10
+    assert model_at_step(run, 10) == (run, 10)  # the run ended at this count: its final model
+    assert model_at_step(run, 5) == (run, 10)  # no checkpoint at 5: the final model, and its steps said
+    (run / "checkpoint-5").mkdir()
+    assert model_at_step(run, 5) == (run, 10)  # a folder without a model is no checkpoint
+    (run / "checkpoint-5" / "config.json").write_text("{}")
+    assert model_at_step(run, 5) == (run / "checkpoint-5", 5)

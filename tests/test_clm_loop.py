@@ -232,3 +232,41 @@ def test_accelerate_loop_resume_in_process_is_bit_identical(tmp_path):
     assert res.resumed_from.endswith("step-4")
     assert res.history == ref.history and res.eval_loss == ref.eval_loss
     assert all(torch.equal(a, b) for a, b in zip(ref_model.state_dict().values(), model.state_dict().values()))
+
+
+def test_keytoken_losses_are_plotted_on_two_axes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from course_utils.clm.loop import plot_keytoken_losses
+
+    history = [{"step": 1, "loss": 9.0, "lm_loss": 3.0}, {"step": 2, "loss": 8.0, "lm_loss": 2.5},
+               {"step": 2, "eval_loss": 2.7, "perplexity": 14.9}]
+    left, right = plot_keytoken_losses(history, title="t")
+    assert left is not right and left.get_shared_y_axes().get_siblings(left) == [left]  # y-axes not shared
+    left_data = {line.get_label(): list(line.get_ydata()) for line in left.get_lines()}
+    right_data = {line.get_label(): list(line.get_ydata()) for line in right.get_lines()}
+    assert left_data == {"train loss, unweighted": [3.0, 2.5], "validation loss": [2.7]}
+    assert right_data == {"train loss, key-token weighted": [9.0, 8.0]}
+    assert right.get_ylim()[0] > left.get_ylim()[1]  # each axis fits its own curve
+    plt.close("all")
+
+
+def test_the_schedule_picture_compares_linear_with_linear():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from course_utils.clm.loop import corrected_lr_schedule, plot_lr_schedules
+
+    ax = plot_lr_schedules(800, 8, 10, 5e-4)
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert all("linear" in label for label in labels) and len(labels) == 2
+    ours = list(ax.get_lines()[1].get_ydata())
+    assert ours == corrected_lr_schedule(800, 8, 10, 5e-4, name="linear")
+    decay = [b - a for a, b in zip(ours[10:], ours[11:])]  # after warm-up: a straight line down to zero
+    assert max(decay) == pytest.approx(min(decay)) and ours[-1] < 1e-5
+    plt.close("all")

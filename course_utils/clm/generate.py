@@ -37,6 +37,11 @@ __all__ = [
     "line_logprob",
     "answer_logprobs",
     "comment_sensitivity",
+    "trainer_run_steps",
+    "model_at_step",
+    "keytoken_count",
+    "completions_side_by_side",
+    "side_by_side_totals",
 ]
 
 
@@ -389,3 +394,81 @@ def comment_sensitivity(model: Any, tokenizer: Any, prompts: Sequence[dict[str, 
         gains.append(own - swapped)
     return {"n": len(gains), "mean_gain": sum(gains) / len(gains),
             "own_better": sum(g > 0 for g in gains) / len(gains), "gains": gains}
+
+
+# --------------------------------------------------------------------------------------------
+# Two models on the same prompts (notebook 05: what the key-token weighting did)
+# --------------------------------------------------------------------------------------------
+
+
+def trainer_run_steps(run_dir: Any) -> int | None:
+    """The optimizer steps a finished ``Trainer`` run of notebook 03 took (its ``log_history.json``),
+    or None when the folder holds no such record."""
+    import json
+    from pathlib import Path
+
+    path = Path(run_dir) / "log_history.json"
+    if not path.exists():
+        return None
+    steps = [row["step"] for row in json.loads(path.read_text()) if isinstance(row, dict) and "step" in row]
+    return max(steps) if steps else None
+
+
+def model_at_step(run_dir: Any, step: int) -> tuple[Any, int | None]:
+    """The model of a notebook-03 run to compare at `step`: the final model when the run ended
+    there, else its ``checkpoint-<step>`` when one was kept, else the final model. Returns the folder
+    and the steps that model had trained (None: unknown), so a comparison can say what it compares."""
+    from pathlib import Path
+
+    run_dir = Path(run_dir)
+    final_steps = trainer_run_steps(run_dir)
+    if final_steps == step:
+        return run_dir, step
+    checkpoint = run_dir / f"checkpoint-{step}"
+    if (checkpoint / "config.json").exists():
+        return checkpoint, step
+    return run_dir, final_steps
+
+
+def keytoken_count(tokenizer: Any, text: str, keytoken_ids: Sequence[int]) -> int:
+    """How many of the loss's key tokens (``plt``, ``pd``, ...) `text` holds, counted as the
+    key-token loss counts them: token ids, not substrings."""
+    wanted = set(int(i) for i in keytoken_ids)
+    return sum(int(i) in wanted for i in tokenizer(text)["input_ids"]) if text else 0
+
+
+def completions_side_by_side(pipes: dict[str, Any], prompts: Sequence[Any], **kwargs: Any) -> list[dict[str, Any]]:
+    """One row per prompt with each model's one-line completion (the same decoding for all, so a
+    difference comes from the training). A course prompt (:class:`CoursePrompt`) adds whether each
+    completion calls the intended API (``<model> ok``); a held-out prompt (``{"prompt", "truth"}``)
+    adds the true line and each completion's similarity to it (``<model> sim``, 0..1)."""
+    if not pipes:
+        raise ValueError("completions_side_by_side needs at least one model")
+    rows = []
+    for p in prompts:
+        course = isinstance(p, CoursePrompt)
+        text = p.prompt if course else p["prompt"]
+        row: dict[str, Any] = {"prompt": p.name} if course else {"truth": p["truth"]}
+        lines = {name: complete(pipe, text, **kwargs) for name, pipe in pipes.items()}
+        row.update(lines)
+        for name, line in lines.items():
+            if course:
+                row[f"{name} ok"] = bool(re.search(p.expected, line))
+            else:
+                row[f"{name} sim"] = round(_similarity(line, p["truth"]), 2)
+        rows.append(row)
+    return rows
+
+
+def side_by_side_totals(rows: Sequence[dict[str, Any]], names: Sequence[str], tokenizer: Any,
+                        keytoken_ids: Sequence[int]) -> dict[str, dict[str, Any]]:
+    """Per model, over :func:`completions_side_by_side` rows: key tokens written, intended API calls
+    (course prompts) and mean similarity to the true line (held-out prompts), where there are any."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        ok = [r[f"{name} ok"] for r in rows if f"{name} ok" in r]
+        sim = [r[f"{name} sim"] for r in rows if f"{name} sim" in r]
+        out[name] = {"key_tokens": sum(keytoken_count(tokenizer, r[name], keytoken_ids) for r in rows),
+                     "ok": sum(ok) if ok else None, "of": len(ok),
+                     "similarity": sum(sim) / len(sim) if sim else None}
+    return out

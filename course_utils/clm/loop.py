@@ -41,6 +41,7 @@ __all__ = [
     "TrainerRun",
     "loss_curves",
     "plot_loss_curves",
+    "plot_keytoken_losses",
     "course_lr_schedule",
     "corrected_lr_schedule",
     "plot_lr_schedules",
@@ -262,6 +263,34 @@ def plot_loss_curves(log_history: Iterable[Mapping[str, Any]], ax: Any = None, t
     return ax
 
 
+def plot_keytoken_losses(history: Iterable[Mapping[str, Any]], title: str = "Accelerate loop"):
+    """Notebook 05's curves on two axes side by side. Left: the plain (unweighted) training loss and
+    the validation loss, in the same units as notebook 03's curves. Right, on its own y-axis: the
+    key-token weighted loss the loop optimises; it is larger by construction (every weight is at least
+    alpha), so on a shared axis it would only look worse. Returns the two axes."""
+    import matplotlib.pyplot as plt
+
+    rows = list(history)
+    curves = loss_curves(rows)
+    plain = [(r["step"], float(r["lm_loss"])) for r in rows if "lm_loss" in r and "step" in r]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.4))
+    if plain:
+        left.plot(*zip(*plain), label="train loss, unweighted", color="tab:blue")
+    left.plot(curves["eval_step"], curves["eval_loss"], "o-", label="validation loss", color="tab:orange")
+    left.set_ylabel("cross-entropy (nats/token)")
+    left.set_title("plain loss (comparable with notebook 03)")
+    right.plot(curves["train_step"], curves["train_loss"], color="tab:purple", label="train loss, key-token weighted")
+    right.set_ylabel("weighted cross-entropy")
+    right.set_title("what the loop optimises")
+    for ax in (left, right):
+        ax.set_xlabel("optimizer step")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return left, right
+
+
 # --------------------------------------------------------------------------------------------
 # Learning-rate schedules: the course's and ours
 # --------------------------------------------------------------------------------------------
@@ -277,9 +306,10 @@ def course_lr_schedule(num_batches: int, gradient_accumulation_steps: int, warmu
 
 
 def corrected_lr_schedule(
-    num_batches: int, gradient_accumulation_steps: int, warmup_steps: int, peak_lr: float = 5e-4, name: str = "cosine"
+    num_batches: int, gradient_accumulation_steps: int, warmup_steps: int, peak_lr: float = 5e-4, name: str = "linear"
 ) -> list[float]:
-    """The same loop with the schedule counted in optimizer steps: it decays to zero at the end."""
+    """The same loop with the schedule counted in optimizer steps: it decays to zero at the end.
+    Linear by default, as the course's loop: the only difference from it is what is counted."""
     steps = num_batches // gradient_accumulation_steps
     return _schedule_values(name, warmup_steps, steps, steps, peak_lr)
 
@@ -302,15 +332,16 @@ def _schedule_values(name: str, warmup: int, total: int, calls: int, peak_lr: fl
 def plot_lr_schedules(
     num_batches: int, gradient_accumulation_steps: int, warmup_steps: int, peak_lr: float = 5e-4, ax: Any = None
 ):
-    """Both schedules on one plot; the title says where the course's ends."""
+    """Both schedules on one plot, both linear as in the course's loop, so the only difference is
+    what the schedule's length counts; the title says where each ends."""
     import matplotlib.pyplot as plt
 
     course = course_lr_schedule(num_batches, gradient_accumulation_steps, warmup_steps, peak_lr)
-    ours = corrected_lr_schedule(num_batches, gradient_accumulation_steps, warmup_steps, peak_lr)
+    ours = corrected_lr_schedule(num_batches, gradient_accumulation_steps, warmup_steps, peak_lr, name="linear")
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 3.2))
-    ax.plot(course, label="course: linear over micro-batches", color="tab:red")
-    ax.plot(ours, label="ours: cosine over optimizer steps", color="tab:green")
+    ax.plot(course, label="course: linear, length in micro-batches", color="tab:red")
+    ax.plot(ours, label="corrected: linear, length in optimizer steps", color="tab:green")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("learning rate")
     ax.set_title(f"last lr: course {course[-1] / peak_lr:.2f} x peak, ours {ours[-1] / peak_lr:.3f} x peak")

@@ -65,6 +65,7 @@ __all__ = [
     "save_final_model",
     "padding_stats",
     "spread_batches",
+    "first_vs_best",
     "QA_CALIBRATION_STEPS",
     "fit_to_budget",
     "evaluate_accelerate",
@@ -411,6 +412,19 @@ def spread_batches(dataloader: Any, n: int) -> list[Any]:
         raise ValueError(f"need n >= 1 and a non-empty dataloader, got n={n}, {len(batches)} batches")
     step = max(1, len(batches) // n)
     return batches[::step][:n]
+
+
+def first_vs_best(seconds: Mapping[str, float]) -> tuple[str, float]:
+    """The fastest row of a speed table (seconds per step, the course's way first) and its speed-up
+    over the first row. The last row is not always the fastest: a change that does not pay on this
+    machine (bf16 where it is emulated, dynamic padding on windows that are nearly full) can slow it."""
+    if not seconds:
+        raise ValueError("an empty speed table has no first row")
+    if any(not s > 0 for s in seconds.values()):
+        raise ValueError(f"seconds per step must be > 0, got {dict(seconds)}")
+    first = next(iter(seconds.values()))
+    best = min(seconds, key=seconds.get)
+    return best, first / seconds[best]
 
 
 # ---------------------------------------------------------------------------------------------
