@@ -259,24 +259,30 @@ def held_out_prompt_sets(valid: Any, n: int = 40, seed: int = 0) -> dict[str, li
 
     ``"data-science scripts"`` come from the held-out docstring-example scripts (``import pandas as
     pd``, then calls): the kind of prompt the lesson is about. ``"gallery scripts"`` come from the
-    held-out example-gallery scripts (when the corpus has them): real scripts written for readers.
-    ``"library code"`` comes from the libraries' own modules, where the next line is argument
-    checking or plumbing and repeating the previous line is a strong guess. A set with no prompt
-    (a tiny corpus, no galleries) is left out.
+    held-out example-gallery scripts of scikit-learn, matplotlib and seaborn (when the corpus has
+    them): real scripts written for readers (only these three, so corpora with more galleries are
+    scored on the same prompts). ``"held-out notebooks"`` come from the notebooks of packages held
+    out whole (``galleries.HELD_OUT``): code written the way people explore data, by packages the
+    model never read. ``"library code"`` comes from the libraries' own modules, where the next line
+    is argument checking or plumbing and repeating the previous line is a strong guess. A set with
+    no prompt (a tiny corpus, no galleries) is left out.
     """
     from .corpus import EXAMPLES_PREFIX
-    from .galleries import GALLERY_PREFIX
+    from .galleries import GALLERY_PREFIX, NOTEBOOK_PREFIX, SOURCE_SETS, SOURCES, is_held_out
 
     paths = [str(p) for p in valid["path"]] if "path" in valid.column_names else [""] * len(valid)
     # by path, not in the split's (shuffled) order: the same held-out file gives the same prompts
     # whatever else the corpus holds, so models trained on different mixes are scored alike
     pairs = sorted(zip(paths, valid["content"]), key=lambda pt: pt[0])
     paths, texts = [p for p, _ in pairs], [t for _, t in pairs]
+    first_galleries = tuple(SOURCES[name].prefix for name in SOURCE_SETS["galleries"])
     scripts = [t for p, t in zip(paths, texts) if p.startswith(EXAMPLES_PREFIX)]
-    gallery = [t for p, t in zip(paths, texts) if p.startswith(GALLERY_PREFIX)]
-    library = [t for p, t in zip(paths, texts) if not p.startswith((EXAMPLES_PREFIX, GALLERY_PREFIX))]
+    gallery = [t for p, t in zip(paths, texts) if p.startswith(first_galleries)]
+    notebooks = [t for p, t in zip(paths, texts) if is_held_out(p)]
+    library = [t for p, t in zip(paths, texts) if not p.startswith((EXAMPLES_PREFIX, GALLERY_PREFIX, NOTEBOOK_PREFIX))]
     sets = {"data-science scripts": comment_prompts(scripts, n=n, seed=seed),
             "gallery scripts": comment_prompts(gallery, n=n, seed=seed),
+            "held-out notebooks": comment_prompts(notebooks, n=n, seed=seed),
             "library code": comment_prompts(library, n=n, seed=seed)}
     return {name: prompts for name, prompts in sets.items() if prompts}
 
