@@ -328,8 +328,10 @@ def compare_with_repeat_baseline(pipe: Any, prompts: Sequence[dict[str, str]], *
 # --------------------------------------------------------------------------------------------
 
 
-def line_logprob(model: Any, tokenizer: Any, prompt: str, line: str) -> float:
-    """Log-probability (nats) that the model writes `line` and its newline right after `prompt`.
+def line_logprob(model: Any, tokenizer: Any, prompt: str, line: str, per_token: bool = False) -> float:
+    """Log-probability (nats) that the model writes `line` and its newline right after `prompt`;
+    with ``per_token`` its mean over the line's tokens, which is what to compare between lines of
+    different lengths (a long line's sum is low because it is long, not because it is unlikely).
 
     Greedy decoding shows only the favourite line; this says how far behind the intended one is.
     The tokens are those of ``prompt + line`` (a BPE may merge the prompt's last newline with the
@@ -354,20 +356,22 @@ def line_logprob(model: Any, tokenizer: Any, prompt: str, line: str) -> float:
     with torch.no_grad():
         logits = model(window).logits[0, :-1].float().log_softmax(-1)
     targets = window[0, 1:]
-    scores = logits[torch.arange(len(targets)), targets]
-    return float(scores[first - start - 1:].sum())
+    scores = logits[torch.arange(len(targets)), targets][first - start - 1:]
+    return float(scores.mean() if per_token else scores.sum())
 
 
 def answer_logprobs(model: Any, tokenizer: Any, candidates: dict[str, Sequence[str]],
                     prompts: Sequence[CoursePrompt] = COURSE_PROMPTS) -> list[dict[str, Any]]:
     """For each course prompt, the log-probability of some candidate lines (the intended call, the
-    model's own favourite, ...), best first: how far the intended answer is from being chosen."""
+    model's own favourite, ...): in all and per token, best per token first (the lines differ in
+    length), so how far the intended answer is from being chosen."""
     rows = []
     for p in prompts:
         for line in candidates.get(p.name, ()):
             rows.append({"prompt": p.name, "line": line, "logprob": round(line_logprob(model, tokenizer, p.prompt, line), 2),
+                         "per_token": round(line_logprob(model, tokenizer, p.prompt, line, per_token=True), 2),
                          "intended": bool(re.search(p.expected, line))})
-    rows.sort(key=lambda r: (r["prompt"], -r["logprob"]))
+    rows.sort(key=lambda r: (r["prompt"], -r["per_token"]))
     return rows
 
 
