@@ -330,3 +330,20 @@ def test_auto_keeps_the_sources_it_has_when_one_cannot_be_fetched(tmp_path: Path
     with pytest.warns(UserWarning, match="training without statsmodels, dowhy"):
         assert resolve_galleries("auto") == root
     assert list(galleries.fetched_sources(root, sources)) == ["seaborn"]
+
+
+def test_teacher_pack_copies_the_cached_sources_of_the_profile(tmp_path: Path, fake_sources, monkeypatch) -> None:
+    from course_utils import prepare
+
+    sources, archives, versions = fake_sources
+    cache = fetch_galleries(tmp_path / "cache", sources, "https://index.test/pypi", _fake_index(archives, versions))
+    monkeypatch.setenv("COURSE_GALLERY_DIR", str(cache))
+    monkeypatch.setattr(galleries, "sources_for", lambda sets=None, held_out=True: sources)
+    opener = _fake_index({}, {})  # nothing may be fetched: everything is cached
+    real_fetch = galleries.fetch_galleries
+    monkeypatch.setattr(galleries, "fetch_galleries", lambda dest, packages: real_fetch(
+        dest, packages, "https://index.test/pypi", opener))
+    pack = prepare.copy_galleries(tmp_path / "pack" / "galleries", ("galleries", "notebooks"))
+    assert not opener.asked
+    assert sorted(p.name for p in pack.iterdir()) == sorted(f"{n}-{versions[n]}" for n in sources)
+    assert len(gallery_files(pack, sources)) == len(gallery_files(cache, sources))
