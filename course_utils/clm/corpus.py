@@ -802,7 +802,10 @@ def corpus_by_source(raw) -> list[dict[str, Any]]:
             row["tokens"] += len(_CODE_TOKEN.findall(text))
             row["licence"].add(lic)
     out = sorted(rows.values(), key=lambda r: (r["split"] != "train", r["source"]))
+    licences: dict[str, set[str]] = defaultdict(set)  # per source, over both splits
+    for row in out:
+        licences[row["source"]] |= row["licence"]
     for row in out:
         row["MB"] = round(row["MB"], 2)
-        row["licence"] = ", ".join(sorted(row["licence"]))
+        row["licence"] = ", ".join(sorted(licences[row["source"]]))
     return out
