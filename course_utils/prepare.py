@@ -40,19 +40,21 @@ def _copy_model_files(src: Source, dest: Path) -> None:
         shutil.copytree(base, dest)
 
 
-def copy_galleries(dest: Path) -> Path:
-    """The §6 galleries of the installed libraries into ``dest``: copied from this machine's cache
-    where it holds them whole, fetched from PyPI (sha256-checked) otherwise."""
+def copy_galleries(dest: Path, sets=("galleries",)) -> Path:
+    """The §6 galleries (and notebooks) of the profile's ``gallery_sets``, with the held-out
+    notebooks, into ``dest``: copied from this machine's cache where it holds them whole,
+    fetched from PyPI (sha256-checked) otherwise."""
     import shutil
 
-    from .clm.galleries import DONE, GALLERIES, default_gallery_dir, fetch_galleries, installed_version
+    from .clm.galleries import DONE, default_gallery_dir, fetch_galleries, source_version, sources_for
 
     dest.mkdir(parents=True, exist_ok=True)
-    for package in GALLERIES:
-        cached = default_gallery_dir() / f"{package}-{installed_version(package)}"
-        if (cached / DONE).exists():
+    sources = sources_for(sets)
+    for name, source in sources.items():
+        cached = default_gallery_dir() / f"{name}-{source_version(source)}"
+        if (cached / DONE).exists() and not (dest / cached.name).exists():
             shutil.copytree(cached, dest / cached.name)
-    return fetch_galleries(dest)
+    return fetch_galleries(dest, sources)
 
 
 def prepare(to: str | os.PathLike, profile: str = "course", wheels: Sequence[str] = (),
@@ -97,7 +99,8 @@ def prepare(to: str | os.PathLike, profile: str = "course", wheels: Sequence[str
         log(f"the wheelhouse will hold {len(unique)} wheels, {kit.format_size(sum(s or 0 for s in unique.values()))}"
             f" in all ({per}){f'; {unknown} of unknown size' if unknown else ''}")
     if galleries:
-        log("plus the §6 galleries: 3 sdists, about 42 MB to fetch unless this machine has them cached")
+        log("plus the §6 galleries and the held-out notebooks: 5 sdists or more, about 70 MB to fetch unless this "
+            "machine has them cached")
     prof = profiles.get_profile(profile, **overrides)
     profiles.configure_environment(prof.offline)
     dest.mkdir(parents=True, exist_ok=True)
@@ -122,7 +125,7 @@ def prepare(to: str | os.PathLike, profile: str = "course", wheels: Sequence[str
                   "qa_train_examples": len(qa["train"]), "qa_validation_examples": len(qa["validation"])},
     }
     if galleries:
-        copy_galleries(dest / GALLERIES_DIR)
+        copy_galleries(dest / GALLERIES_DIR, prof.clm.gallery_sets)
         manifest["assets"]["clm_galleries"] = {"path": GALLERIES_DIR, "origin": "the sdists on PyPI"}
     if plan:
         kit.download_wheels(plan, dest, pip_args=pip_args, torch_index=torch_index)

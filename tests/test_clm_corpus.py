@@ -455,12 +455,13 @@ def test_corpus_summary_counts_tests_and_examples():
     from datasets import Dataset, DatasetDict
 
     ds = Dataset.from_dict({"path": ["a/tests/test_x.py", "a/core.py", corpus.EXAMPLES_PREFIX + "a/core.py",
-                                     "galleries/seaborn/examples/test_plot.py"],
-                            "content": ["assert 1", "def f(): pass", "import a\n", "plt.show()"]})
+                                     "galleries/seaborn/examples/test_plot.py", "notebooks/arch/tests/a.ipynb.py"],
+                            "content": ["assert 1", "def f(): pass", "import a\n", "plt.show()", "df"]})
     summary = corpus.corpus_summary(DatasetDict(train=ds))["train"]
-    assert summary == {"files": 4, "characters": 8 + 13 + 9 + 10, "test_files": 1, "test_characters": 8,
+    assert summary == {"files": 5, "characters": 8 + 13 + 9 + 10 + 2, "test_files": 1, "test_characters": 8,
                        "example_scripts": 1, "example_characters": 9,
-                       "gallery_scripts": 1, "gallery_characters": 10}
+                       "gallery_scripts": 1, "gallery_characters": 10,
+                       "notebook_scripts": 1, "notebook_characters": 2}
 
 
 def test_library_modules_false_keeps_only_scripts():

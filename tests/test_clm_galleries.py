@@ -82,7 +82,8 @@ def fake_pypi(monkeypatch: pytest.MonkeyPatch):
             "sklearn/ensemble/_forest.py": "# library code, not a gallery\n",
             "../escape.py": "print('outside')\n",
         }),
-        "seaborn": _sdist("seaborn-1.0", {f"examples/plot_{i}.py": SCRIPT.replace("points", f"points {i}")
+        # 30 scripts that differ in code (a changed comment alone would make them near-duplicates)
+        "seaborn": _sdist("seaborn-1.0", {f"examples/plot_{i}.py": SCRIPT.replace("randn(10)\ny", f"randn({i + 100})\ny")
                                           for i in range(30)}),
     }
     packages = {"scikit-learn": ("examples/",), "seaborn": ("examples/",)}
@@ -173,12 +174,176 @@ def test_profile_knob_reaches_the_corpus(tmp_path: Path, fake_pypi, monkeypatch)
     assert n == 31
 
 
-def test_auto_goes_on_without_galleries_when_pypi_is_unreachable(monkeypatch) -> None:
+def test_auto_goes_on_without_galleries_when_pypi_is_unreachable(tmp_path: Path, monkeypatch) -> None:
     def unreachable(*args, **kwargs):
         raise GalleryError("could not fetch the seaborn gallery (no route)")
 
+    monkeypatch.setenv("COURSE_GALLERY_DIR", str(tmp_path))  # an empty cache
     monkeypatch.setattr(galleries, "fetch_galleries", unreachable)
     with pytest.warns(UserWarning, match="without the example galleries: could not fetch"):
         assert resolve_galleries("auto") is None
     with pytest.raises(GalleryError, match="no route"):
         resolve_galleries(True)
+
+
+# --------------------------------------------------------------------------------------------
+# notebooks, more sources, near-duplicates, the held-out packages
+# --------------------------------------------------------------------------------------------
+def _notebook(*cells: tuple[str, str]) -> str:
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+                       "cells": [{"cell_type": kind, "metadata": {}, "source": src.splitlines(keepends=True),
+                                  **({"outputs": [], "execution_count": None} if kind == "code" else {})}
+                                 for kind, src in cells]})
+
+
+NOTEBOOK = _notebook(
+    ("markdown", "# Load the data\nSome prose."),
+    ("code", "%matplotlib inline\nimport pandas as pd\n!pip install seaborn\nfiles = !ls\ndf = pd.read_csv('tips.csv')"),
+    ("code", "df.head()\ndf.describe?"),
+    ("code", "%%bash\necho not python"),
+    ("code", "%%time\n# mean tip per day\ndf.groupby('day').tip.mean()"),
+    ("code", "this is not python ("),
+    ("code", ""),
+)
+
+
+def test_notebook_script_keeps_the_python_of_the_code_cells() -> None:
+    script = galleries.notebook_script(NOTEBOOK)
+    assert script == ("import pandas as pd\ndf = pd.read_csv('tips.csv')\n\n\ndf.head()\n\n\n"
+                      "# mean tip per day\ndf.groupby('day').tip.mean()\n")
+    compile(script, "nb", "exec")
+    assert galleries.notebook_script("not json") is None
+    assert galleries.notebook_script(_notebook(("markdown", "only prose"))) is None
+    # nbformat 3 notebooks keep their cells in worksheets, the code in "input"
+    old = json.dumps({"nbformat": 3, "worksheets": [{"cells": [{"cell_type": "code", "input": ["x = 1\n"]}]}]})
+    assert galleries.notebook_script(old) == "x = 1\n"
+
+
+def test_near_duplicates_ignore_comments_and_spacing() -> None:
+    a = "import numpy as np\nx = np.arange(10)\ny = x ** 2\nprint(y)\n"
+    texts = [a,
+             "# another comment\nimport numpy as np\n\nx = np.arange(10)\ny = x**2\nprint(y)\n",  # same code
+             a.replace("print(y)", "print(y)\nprint(x)"),  # 4 of 5 lines shared: below 0.9
+             "\n".join(f"v{i} = {i}" for i in range(20)),
+             "\n".join(f"v{i} = {i}" for i in range(20)) + "\nv20 = 20",  # 20 of 21 lines: a near-duplicate
+             "\n".join(f"v{i} = {i}" for i in range(20)) + "\nv20 = 20"]
+    assert galleries.near_duplicates(texts) == {1, 4, 5}
+    # the Jaccard test is within one group (package); the exact test everywhere
+    assert galleries.near_duplicates(texts, ["a", "b", "a", "a", "b", "b"]) == {1, 5}
+
+
+def test_every_source_is_permissive_and_in_one_set() -> None:
+    permissive = {"bsd-2-clause", "bsd-3-clause", "mit", "apache-2.0", "ncsa", "other"}  # matplotlib: PSF-style
+    assert {s.licence for s in galleries.SOURCES.values()} <= permissive
+    named = [n for names in galleries.SOURCE_SETS.values() for n in names] + list(galleries.HELD_OUT)
+    assert sorted(named) == sorted(galleries.SOURCES) and len(named) == len(set(named))
+    assert all(galleries.SOURCES[n].kind == "notebooks" for n in galleries.HELD_OUT)
+    # a package that is not installed is fetched at its pinned version
+    assert all(s.pin for s in galleries.SOURCES.values() if s.name not in galleries.SOURCE_SETS["galleries"])
+    with pytest.raises(GalleryError, match="unknown gallery set 'nope'"):
+        galleries.sources_for(("nope",))
+
+
+@pytest.fixture()
+def fake_sources(monkeypatch: pytest.MonkeyPatch):
+    """A scripts source, a notebooks source and a held-out notebooks source; statsmodels and
+    dowhy are not installed, so their pinned versions are fetched."""
+    def installed(package):
+        if package == "seaborn":
+            return "1.0"
+        raise GalleryError(f"{package} is not installed")
+
+    monkeypatch.setattr(galleries, "installed_version", installed)
+    sources = {
+        "seaborn": galleries.SdistSource("seaborn", "seaborn", ("examples/",), repo="mwaskom/seaborn", licence="bsd-3-clause"),
+        "statsmodels": galleries.SOURCES["statsmodels"],
+        "dowhy": galleries.SOURCES["dowhy"],
+    }
+    notebook = lambda i: _notebook(("code", f"import pandas as pd\ndf = pd.DataFrame({{'a': range({i})}})\n"
+                                            f"# the mean of a\nm{i} = df.a.mean()\nprint(m{i} + {i})"))
+    archives = {
+        "seaborn": _sdist("seaborn-1.0", {f"examples/plot_{i}.py": SCRIPT.replace("randn(10)\ny", f"randn({i + 100})\ny")
+                                          for i in range(20)}),
+        "statsmodels": _sdist(f"statsmodels-{sources['statsmodels'].pin}", {
+            **{f"examples/notebooks/nb_{i}.ipynb": notebook(i) for i in range(20)},
+            "examples/notebooks/copy_of_nb_0.ipynb": notebook(0),  # a duplicate: dropped
+            "examples/notebooks/.ipynb_checkpoints/nb_1-checkpoint.ipynb": notebook(1),
+            "examples/python/nb_0.py": "generated from the notebook\n",
+        }),
+        "dowhy": _sdist(f"dowhy-{sources['dowhy'].pin}", {f"docs/source/example_notebooks/nb_{i}.ipynb": notebook(100 + i)
+                                                          for i in range(6)}),
+    }
+    versions = {"seaborn": "1.0", "statsmodels": sources["statsmodels"].pin, "dowhy": sources["dowhy"].pin}
+    return sources, archives, versions
+
+
+def test_notebooks_are_fetched_as_scripts_and_held_out_by_package(tmp_path: Path, fake_sources, monkeypatch) -> None:
+    from datasets import Dataset
+
+    sources, archives, versions = fake_sources
+    root = fetch_galleries(tmp_path / "g", sources, "https://index.test/pypi", _fake_index(archives, versions))
+    manifest = json.loads((root / f"statsmodels-{versions['statsmodels']}" / DONE).read_text())
+    assert manifest["kind"] == "notebooks" and manifest["scripts"] == 21 and manifest["license"] == "bsd-3-clause"
+    files = gallery_files(root, sources)
+    paths = [p for _, p, _ in files]
+    assert "notebooks/statsmodels/examples/notebooks/nb_3.ipynb.py" in paths
+    # a near-duplicate: the first by path stays
+    assert "notebooks/statsmodels/examples/notebooks/copy_of_nb_0.ipynb.py" in paths
+    assert "notebooks/statsmodels/examples/notebooks/nb_0.ipynb.py" not in paths
+    assert not any("checkpoint" in p or p.endswith("python/nb_0.py") for p in paths)
+    assert len(files) == 20 + 20 + 6
+    rows = list(bundled_stream(("seaborn",), doc_examples=False, galleries=root, gallery_sources=sources, modules=False))
+    assert {r["license"] for r in rows if r["path"].startswith("notebooks/statsmodels/")} == {"bsd-3-clause"}
+    assert {r["repo_name"] for r in rows if r["path"].startswith("notebooks/dowhy/")} == {"py-why/dowhy"}
+    split = split_by_path(Dataset.from_list(rows), 0.2)
+    held = [p for p in split["valid"]["path"] if p.startswith("notebooks/dowhy/")]
+    assert len(held) == 6 and not any(p.startswith("notebooks/dowhy/") for p in split["train"]["path"])
+    assert any(p.startswith("notebooks/statsmodels/") for p in split["train"]["path"])  # not held out
+    sets = held_out_prompt_sets(split["valid"], n=50)
+    assert [p["truth"] for p in sets["held-out notebooks"]] and all(
+        p["truth"].startswith("m10") for p in sets["held-out notebooks"])
+
+
+def test_corpus_by_source_counts_files_mb_and_tokens() -> None:
+    from datasets import Dataset, DatasetDict
+
+    from course_utils.clm.corpus import corpus_by_source
+
+    ds = Dataset.from_dict({"path": ["notebooks/dowhy/a.ipynb.py", "galleries/seaborn/examples/b.py", "doc_examples/x.py"],
+                            "content": ["df.head()\n", "x = 1\n", "import a\n"],
+                            "license": ["mit", "bsd-3-clause", "bsd-3-clause"]})
+    rows = corpus_by_source(DatasetDict(valid=ds))
+    assert [(r["source"], r["files"], r["tokens"], r["licence"]) for r in rows] == [
+        ("doc_examples", 1, 2, "bsd-3-clause"), ("galleries/seaborn", 1, 3, "bsd-3-clause"),
+        ("notebooks/dowhy", 1, 5, "mit")]
+
+
+def test_auto_keeps_the_sources_it_has_when_one_cannot_be_fetched(tmp_path: Path, fake_sources, monkeypatch) -> None:
+    sources, archives, versions = fake_sources
+    root = fetch_galleries(tmp_path, {"seaborn": sources["seaborn"]}, "https://index.test/pypi",
+                           _fake_index(archives, versions))
+    monkeypatch.setenv("COURSE_GALLERY_DIR", str(root))
+    monkeypatch.setattr(galleries, "sources_for", lambda sets=None, held_out=True: sources)
+    real_fetch = galleries.fetch_galleries
+    monkeypatch.setattr(galleries, "fetch_galleries", lambda dest=None, packages=None: real_fetch(
+        dest, packages, "https://index.test/pypi", _fake_index({}, {})))  # PyPI unreachable now
+    with pytest.warns(UserWarning, match="training without statsmodels, dowhy"):
+        assert resolve_galleries("auto") == root
+    assert list(galleries.fetched_sources(root, sources)) == ["seaborn"]
+
+
+def test_teacher_pack_copies_the_cached_sources_of_the_profile(tmp_path: Path, fake_sources, monkeypatch) -> None:
+    from course_utils import prepare
+
+    sources, archives, versions = fake_sources
+    cache = fetch_galleries(tmp_path / "cache", sources, "https://index.test/pypi", _fake_index(archives, versions))
+    monkeypatch.setenv("COURSE_GALLERY_DIR", str(cache))
+    monkeypatch.setattr(galleries, "sources_for", lambda sets=None, held_out=True: sources)
+    opener = _fake_index({}, {})  # nothing may be fetched: everything is cached
+    real_fetch = galleries.fetch_galleries
+    monkeypatch.setattr(galleries, "fetch_galleries", lambda dest, packages: real_fetch(
+        dest, packages, "https://index.test/pypi", opener))
+    pack = prepare.copy_galleries(tmp_path / "pack" / "galleries", ("galleries", "notebooks"))
+    assert not opener.asked
+    assert sorted(p.name for p in pack.iterdir()) == sorted(f"{n}-{versions[n]}" for n in sources)
+    assert len(gallery_files(pack, sources)) == len(gallery_files(cache, sources))

@@ -317,6 +317,19 @@ def test_answer_logprobs_ranks_candidates(comment_model):
     assert [r["line"] for r in rows] == ["plt.scatter(x, x)", "plt.hist(x)"]
     assert [r["intended"] for r in rows] == [True, False]
     assert rows[0]["logprob"] > rows[1]["logprob"]
+    assert rows[0]["per_token"] > rows[1]["per_token"]  # ranked per token: the lines differ in length
+
+
+def test_line_logprob_per_token_is_the_mean(comment_model):
+    from course_utils.clm.generate import line_logprob
+
+    model, tok = comment_model
+    prompt = "x = np.arange(5)\n# make a scatter plot\n"
+    line = "plt.scatter(x, x)"
+    n = len(tok(prompt + line + "\n")["input_ids"]) - len(tok(prompt)["input_ids"])
+    total, mean = line_logprob(model, tok, prompt, line), line_logprob(model, tok, prompt, line, per_token=True)
+    assert mean < 0 and total == pytest.approx(mean * round(total / mean), abs=1e-4)
+    assert round(total / mean) >= n - 1
 
 
 # ---- notebook 05: two models on the same prompts ------------------------------------------------

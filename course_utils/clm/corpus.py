@@ -53,6 +53,7 @@ __all__ = [
     "repeat_examples",
     "raw_stream",
     "corpus_summary",
+    "corpus_by_source",
 ]
 
 # The codeparrot columns, all strings (as on the Hub).
@@ -357,9 +358,11 @@ def _rows_for_file(package: str, file: str, rel: str, doc_examples: bool,
 
 
 def _gallery_row(package: str, file: str, rel: str) -> dict[str, str]:
-    from .galleries import GALLERY_REPOS
+    """A gallery script or notebook script, with its source's repository and licence."""
+    from .galleries import GALLERY_REPOS, SOURCES
 
-    repo, lic = GALLERY_REPOS.get(package, (package, "unknown"))
+    source = SOURCES.get(package)
+    repo, lic = (source.repo, source.licence) if source else GALLERY_REPOS.get(package, (package, "unknown"))
     return _row(repo, rel, Path(file).read_text(encoding="utf-8", errors="replace"), lic)
 
 
@@ -398,6 +401,7 @@ def bundled_stream(
     exclude_tests: bool = False,
     galleries: str | Path | None = None,
     modules: bool = True,
+    gallery_sources: Mapping[str, Any] | None = None,
 ):
     """The installed packages as a streaming ``IterableDataset`` with the codeparrot columns.
 
@@ -405,7 +409,8 @@ def bundled_stream(
     a time. Files come in a fixed pseudo-random order (by path hash, like the shuffled Hub dump),
     so ``max_files`` (the ci profile's small scan) samples every package. ``exclude_tests``
     leaves the libraries' test suites out (see :func:`is_test_file`). ``galleries`` is a folder
-    of fetched example galleries (see :mod:`course_utils.clm.galleries`) streamed with the rest.
+    of fetched example galleries (see :mod:`course_utils.clm.galleries`) streamed with the rest;
+    ``gallery_sources`` says which of its sources (default: the three galleries).
     ``modules=False`` keeps only scripts (docstring examples and galleries), not the libraries'
     own modules: code that *uses* the libraries, which is what codeparrot-ds is.
     """
@@ -424,9 +429,10 @@ def bundled_stream(
     if exclude_tests:
         entries = [e for e in entries if not is_test_file(e[2])]
     if galleries is not None:
-        from .galleries import gallery_files
+        from .galleries import GALLERIES, gallery_files
 
-        entries += [(package, str(file), rel, True) for package, rel, file in gallery_files(galleries)]
+        entries += [(package, str(file), rel, True)
+                    for package, rel, file in gallery_files(galleries, gallery_sources or GALLERIES)]
     entries.sort(key=lambda e: _path_hash("order:" + e[2]))
     if max_files is not None:
         if isinstance(max_files, bool) or not isinstance(max_files, int) or max_files <= 0:
@@ -448,8 +454,11 @@ def split_key(path: str) -> str:
 
 
 def is_valid_path(path: str, valid_fraction: float) -> bool:
-    """Deterministic, order-free split: a file is in validation when its path hashes low."""
-    return _path_hash(split_key(path)) / 2**64 < valid_fraction
+    """Deterministic, order-free split: a file is in validation when its path hashes low, or when
+    it is a notebook of a package held out whole (:data:`galleries.HELD_OUT`: scored, never trained on)."""
+    from .galleries import is_held_out
+
+    return is_held_out(path) or _path_hash(split_key(path)) / 2**64 < valid_fraction
 
 
 def split_by_path(dataset, valid_fraction: float = 0.1, key: str = "path"):
@@ -488,12 +497,13 @@ def take_subset(dataset, n: int | None, seed: int, name: str = "split"):
 # --------------------------------------------------------------------------------------------
 def bundled_stream_for(clm: ClmSettings, max_files: int | None):
     """The bundled stream as the profile's ``clm`` knobs describe it (one place for both callers)."""
-    from .galleries import resolve_galleries
+    from .galleries import resolve_gallery_sources
 
+    root, sources = resolve_gallery_sources(clm.galleries, clm.gallery_sets)
     return bundled_stream(clm.bundled_packages or DEFAULT_BUNDLED_PACKAGES,
                           doc_examples=clm.doc_examples, max_files=max_files,
                           exclude_tests=bool(clm.exclude_tests),
-                          galleries=resolve_galleries(clm.galleries),
+                          galleries=root, gallery_sources=sources,
                           modules=bool(clm.library_modules))
 
 
@@ -522,7 +532,7 @@ CORPUS_ARTEFACT = "clm-corpus"
 _CORPUS_META = "corpus.json"
 # The knobs the corpus depends on (with the seed and, for local and bundled sources, what is on the disk).
 _CORPUS_KNOBS = ("corpus_source", "filter_keywords", "bundled_packages", "max_scan_files", "doc_examples",
-                 "exclude_tests", "galleries", "library_modules", "valid_fraction", "max_train_files",
+                 "exclude_tests", "galleries", "gallery_sets", "library_modules", "valid_fraction", "max_train_files",
                  "max_valid_files", "examples_repeat")
 
 
@@ -569,7 +579,7 @@ def _corpus_cache_key(clm: ClmSettings, seed: int) -> Any:
         dists = importlib.metadata.packages_distributions()
         key["versions"] = {name: [importlib.metadata.version(d) for d in dists.get(name, [])]
                            for name in clm.bundled_packages or DEFAULT_BUNDLED_PACKAGES}
-        key["galleries"] = _galleries_state(clm.galleries)
+        key["galleries"] = _galleries_state(clm.galleries, clm.gallery_sets)
     elif source.kind == "local":
         root = Path(source.value)
         files = sorted(root.rglob("*")) if root.is_dir() else [root]
@@ -578,17 +588,17 @@ def _corpus_cache_key(clm: ClmSettings, seed: int) -> Any:
     return json.loads(json.dumps(key, default=str))  # tuples -> lists, paths -> str: as read back
 
 
-def _galleries_state(setting: Any) -> Any:
+def _galleries_state(setting: Any, sets: Any = ("galleries",)) -> Any:
     """Which gallery folders are fetched (no network: a fetch needs the build, which does it)."""
-    from .galleries import DONE, GALLERIES, GalleryError, default_gallery_dir, installed_version
+    from .galleries import DONE, GalleryError, default_gallery_dir, source_version, sources_for
 
     if setting is None or setting is False:
         return None
     root = default_gallery_dir() if setting is True or setting == "auto" else Path(setting).expanduser()
     state = {}
-    for package in GALLERIES:
+    for name, source in sources_for(sets).items():
         try:
-            folder = root / f"{package}-{installed_version(package)}"
+            folder = root / f"{name}-{source_version(source)}"
         except GalleryError:
             continue
         state[folder.name] = (folder / DONE).exists()
@@ -745,7 +755,7 @@ def corpus_summary(raw) -> dict[str, dict[str, int]]:
     """Files and characters per split, and how much of it is library tests, docstring-example
     scripts and example-gallery scripts: the mix decides what the model learns to write (see
     notebook 04)."""
-    from .galleries import GALLERY_PREFIX
+    from .galleries import GALLERY_PREFIX, NOTEBOOK_PREFIX
 
     out = {}
     for split, ds in raw.items():
@@ -753,7 +763,8 @@ def corpus_summary(raw) -> dict[str, dict[str, int]]:
         sizes = [len(c) for c in ds["content"]]
         examples = [p.startswith(EXAMPLES_PREFIX) for p in paths]
         gallery = [p.startswith(GALLERY_PREFIX) for p in paths]
-        tests = [not e and not g and is_test_file(p) for p, e, g in zip(paths, examples, gallery)]
+        notebook = [p.startswith(NOTEBOOK_PREFIX) for p in paths]
+        tests = [not e and not g and not b and is_test_file(p) for p, e, g, b in zip(paths, examples, gallery, notebook)]
         out[split] = {
             "files": len(ds),
             "characters": sum(sizes),
@@ -763,5 +774,38 @@ def corpus_summary(raw) -> dict[str, dict[str, int]]:
             "example_characters": sum(n for n, e in zip(sizes, examples) if e),
             "gallery_scripts": sum(gallery),
             "gallery_characters": sum(n for n, g in zip(sizes, gallery) if g),
+            "notebook_scripts": sum(notebook),
+            "notebook_characters": sum(n for n, b in zip(sizes, notebook) if b),
         }
+    return out
+
+
+# words, names, numbers and single symbols: a count that needs no tokenizer (notebook 02 trains one)
+_CODE_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def corpus_by_source(raw) -> list[dict[str, Any]]:
+    """Size of each part of the corpus per split: files, MB and code tokens (words, names, numbers
+    and symbols, counted by a regular expression: the BPE of notebook 02 does not exist yet), and
+    the licence, for notebook 01's table of where the text comes from."""
+    from .galleries import source_of
+
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for split, ds in raw.items():
+        paths = [str(p) for p in ds["path"]] if "path" in ds.column_names else [""] * len(ds)
+        licences = ds["license"] if "license" in ds.column_names else [""] * len(ds)
+        for path, text, lic in zip(paths, ds["content"], licences):
+            row = rows.setdefault((source_of(path), split), {"source": source_of(path), "split": split, "files": 0,
+                                                           "MB": 0.0, "tokens": 0, "licence": set()})
+            row["files"] += 1
+            row["MB"] += len(text.encode()) / 1e6
+            row["tokens"] += len(_CODE_TOKEN.findall(text))
+            row["licence"].add(lic)
+    out = sorted(rows.values(), key=lambda r: (r["split"] != "train", r["source"]))
+    licences: dict[str, set[str]] = defaultdict(set)  # per source, over both splits
+    for row in out:
+        licences[row["source"]] |= row["licence"]
+    for row in out:
+        row["MB"] = round(row["MB"], 2)
+        row["licence"] = ", ".join(sorted(licences[row["source"]]))
     return out

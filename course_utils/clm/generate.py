@@ -264,24 +264,30 @@ def held_out_prompt_sets(valid: Any, n: int = 40, seed: int = 0) -> dict[str, li
 
     ``"data-science scripts"`` come from the held-out docstring-example scripts (``import pandas as
     pd``, then calls): the kind of prompt the lesson is about. ``"gallery scripts"`` come from the
-    held-out example-gallery scripts (when the corpus has them): real scripts written for readers.
-    ``"library code"`` comes from the libraries' own modules, where the next line is argument
-    checking or plumbing and repeating the previous line is a strong guess. A set with no prompt
-    (a tiny corpus, no galleries) is left out.
+    held-out example-gallery scripts of scikit-learn, matplotlib and seaborn (when the corpus has
+    them): real scripts written for readers (only these three, so corpora with more galleries are
+    scored on the same prompts). ``"held-out notebooks"`` come from the notebooks of packages held
+    out whole (``galleries.HELD_OUT``): code written the way people explore data, by packages the
+    model never read. ``"library code"`` comes from the libraries' own modules, where the next line
+    is argument checking or plumbing and repeating the previous line is a strong guess. A set with
+    no prompt (a tiny corpus, no galleries) is left out.
     """
     from .corpus import EXAMPLES_PREFIX
-    from .galleries import GALLERY_PREFIX
+    from .galleries import GALLERY_PREFIX, NOTEBOOK_PREFIX, SOURCE_SETS, SOURCES, is_held_out
 
     paths = [str(p) for p in valid["path"]] if "path" in valid.column_names else [""] * len(valid)
     # by path, not in the split's (shuffled) order: the same held-out file gives the same prompts
     # whatever else the corpus holds, so models trained on different mixes are scored alike
     pairs = sorted(zip(paths, valid["content"]), key=lambda pt: pt[0])
     paths, texts = [p for p, _ in pairs], [t for _, t in pairs]
+    first_galleries = tuple(SOURCES[name].prefix for name in SOURCE_SETS["galleries"])
     scripts = [t for p, t in zip(paths, texts) if p.startswith(EXAMPLES_PREFIX)]
-    gallery = [t for p, t in zip(paths, texts) if p.startswith(GALLERY_PREFIX)]
-    library = [t for p, t in zip(paths, texts) if not p.startswith((EXAMPLES_PREFIX, GALLERY_PREFIX))]
+    gallery = [t for p, t in zip(paths, texts) if p.startswith(first_galleries)]
+    notebooks = [t for p, t in zip(paths, texts) if is_held_out(p)]
+    library = [t for p, t in zip(paths, texts) if not p.startswith((EXAMPLES_PREFIX, GALLERY_PREFIX, NOTEBOOK_PREFIX))]
     sets = {"data-science scripts": comment_prompts(scripts, n=n, seed=seed),
             "gallery scripts": comment_prompts(gallery, n=n, seed=seed),
+            "held-out notebooks": comment_prompts(notebooks, n=n, seed=seed),
             "library code": comment_prompts(library, n=n, seed=seed)}
     return {name: prompts for name, prompts in sets.items() if prompts}
 
@@ -327,8 +333,10 @@ def compare_with_repeat_baseline(pipe: Any, prompts: Sequence[dict[str, str]], *
 # --------------------------------------------------------------------------------------------
 
 
-def line_logprob(model: Any, tokenizer: Any, prompt: str, line: str) -> float:
-    """Log-probability (nats) that the model writes `line` and its newline right after `prompt`.
+def line_logprob(model: Any, tokenizer: Any, prompt: str, line: str, per_token: bool = False) -> float:
+    """Log-probability (nats) that the model writes `line` and its newline right after `prompt`;
+    with ``per_token`` its mean over the line's tokens, which is what to compare between lines of
+    different lengths (a long line's sum is low because it is long, not because it is unlikely).
 
     Greedy decoding shows only the favourite line; this says how far behind the intended one is.
     The tokens are those of ``prompt + line`` (a BPE may merge the prompt's last newline with the
@@ -353,20 +361,22 @@ def line_logprob(model: Any, tokenizer: Any, prompt: str, line: str) -> float:
     with torch.no_grad():
         logits = model(window).logits[0, :-1].float().log_softmax(-1)
     targets = window[0, 1:]
-    scores = logits[torch.arange(len(targets)), targets]
-    return float(scores[first - start - 1:].sum())
+    scores = logits[torch.arange(len(targets)), targets][first - start - 1:]
+    return float(scores.mean() if per_token else scores.sum())
 
 
 def answer_logprobs(model: Any, tokenizer: Any, candidates: dict[str, Sequence[str]],
                     prompts: Sequence[CoursePrompt] = COURSE_PROMPTS) -> list[dict[str, Any]]:
     """For each course prompt, the log-probability of some candidate lines (the intended call, the
-    model's own favourite, ...), best first: how far the intended answer is from being chosen."""
+    model's own favourite, ...): in all and per token, best per token first (the lines differ in
+    length), so how far the intended answer is from being chosen."""
     rows = []
     for p in prompts:
         for line in candidates.get(p.name, ()):
             rows.append({"prompt": p.name, "line": line, "logprob": round(line_logprob(model, tokenizer, p.prompt, line), 2),
+                         "per_token": round(line_logprob(model, tokenizer, p.prompt, line, per_token=True), 2),
                          "intended": bool(re.search(p.expected, line))})
-    rows.sort(key=lambda r: (r["prompt"], -r["logprob"]))
+    rows.sort(key=lambda r: (r["prompt"], -r["per_token"]))
     return rows
 
 
