@@ -78,7 +78,6 @@ PROFILES: dict[str, dict[str, Any]] = {
             "corpus_source": "bundled", "tokenizer_source": "bundled", "max_valid_files": 500, "num_proc": 2,
             "exclude_tests": True,  # the libraries' test suites are ~44% of the text and nothing like a data-science script
             "galleries": "auto",  # the sdists' example galleries, fetched from PyPI once (without them, with a warning, if unreachable)
-            "gallery_sets": ("galleries",),  # won at the workshop's 420 s on a 2-core EPYC against + notebooks and + more galleries (docs/experiments.md)
             "library_modules": False,  # only scripts that use the libraries: held-out scripts ppl 39, pd.DataFrame found (README)
             "examples_repeat": 4,  # docstring-example scripts x4 in training (they are short; README compares x1)
             "vocab_size": 8000, "tokenizer_train_chars": 15_000_000,

@@ -104,6 +104,7 @@ class ClmSettings(_Checked):
     doc_examples: bool = knob(True, "bundled corpus: the docstring examples, written out as scripts")
     exclude_tests: bool = knob(False, "bundled corpus: leave the libraries' own test suites out")
     galleries: bool | str = knob(False, "the example galleries of the libraries' sdists: True/'auto' (fetched from PyPI once) or a folder")
+    # the default won at the workshop budget (420 s, 2-core AVX2 EPYC) over + notebooks and + more galleries: docs/experiments.md
     gallery_sets: tuple[str, ...] = knob(("galleries",), "which sdist sources with galleries on: 'galleries', 'notebooks', 'more_galleries' (clm.galleries.SOURCE_SETS)")
     library_modules: bool = knob(True, "bundled corpus: the libraries' own modules too (False: only scripts that use them)")
     examples_repeat: int = knob(1, "weight the docstring-example scripts up this many times (training split only)")
