@@ -417,7 +417,9 @@ def trainer_run_steps(run_dir: Any) -> int | None:
     import json
     from pathlib import Path
 
-    path = Path(run_dir) / "log_history.json"
+    from .loop import LOG_HISTORY
+
+    path = Path(run_dir) / LOG_HISTORY
     if not path.exists():
         return None
     steps = [row["step"] for row in json.loads(path.read_text()) if isinstance(row, dict) and "step" in row]
@@ -443,8 +445,14 @@ def model_at_step(run_dir: Any, step: int) -> tuple[Any, int | None]:
 def keytoken_count(tokenizer: Any, text: str, keytoken_ids: Sequence[int]) -> int:
     """How many of the loss's key tokens (``plt``, ``pd``, ...) `text` holds, counted as the
     key-token loss counts them: token ids, not substrings."""
-    wanted = set(int(i) for i in keytoken_ids)
-    return sum(int(i) in wanted for i in tokenizer(text)["input_ids"]) if text else 0
+    import torch
+
+    from .loss import keytoken_weights
+
+    ids = tokenizer(text)["input_ids"] if text else []
+    if not ids:
+        return 0
+    return int(keytoken_weights(torch.tensor([ids]), keytoken_ids)[0].item()) - 1  # alpha * (1 + count), alpha 1
 
 
 def completions_side_by_side(pipes: dict[str, Any], prompts: Sequence[Any], **kwargs: Any) -> list[dict[str, Any]]:

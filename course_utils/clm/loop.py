@@ -59,6 +59,7 @@ __all__ = [
 
 TRAINER_RUNS = "clm-trainer"
 ACCELERATE_RUNS = "clm-accelerate"
+LOG_HISTORY = "log_history.json"  # a finished Trainer run's log, read back by generate.trainer_run_steps
 
 
 def _check_lm_datasets(lm_datasets: Any, splits: Sequence[str] = ("train", "valid")) -> None:
@@ -191,7 +192,7 @@ def finish_trainer_run(trainer: Any, run_dir: str | os.PathLike, valid: Any, tra
     for ckpt in run_dir.glob("checkpoint-*"):
         shutil.rmtree(ckpt, ignore_errors=True)
     history = list(trainer.state.log_history)
-    (run_dir / "log_history.json").write_text(json.dumps(history, indent=1))
+    (run_dir / LOG_HISTORY).write_text(json.dumps(history, indent=1))
     mark_complete(run_dir)
     if push_to_hub:
         trainer.push_to_hub()
