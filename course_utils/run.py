@@ -60,7 +60,9 @@ class Result:
 
 
 def parse_value(text: str) -> Any:
-    """papermill-like typing of ``-p NAME VALUE``: numbers, booleans, None, else the string."""
+    """papermill-like typing of ``-p NAME VALUE``: numbers, booleans, None, lists, dicts, else the
+    string. A tuple becomes a list: papermill writes a tuple into the notebook as its ``str``, which
+    the notebook would read back as one string."""
     lowered = text.strip().lower()
     if lowered in ("true", "false"):
         return lowered == "true"
@@ -70,7 +72,9 @@ def parse_value(text: str) -> Any:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
-    return value if isinstance(value, (int, float, list, dict, tuple)) else text
+    if isinstance(value, tuple):
+        return list(value)
+    return value if isinstance(value, (int, float, list, dict)) else text
 
 
 def find_notebooks(pattern: str | None = None, directory: Path = NOTEBOOK_DIR) -> list[Path]:

@@ -61,6 +61,26 @@ class _Checked:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
 
 
+def _tuple_from_text(value: str, name: str) -> tuple[str, ...]:
+    """A tuple knob given as text, as papermill's ``-p`` gives it: ``"('a', 'b')"`` or ``"[...]"``
+    (a Python literal), else comma-separated names (``"a,b"``; one name is a tuple of one)."""
+    import ast
+
+    text = value.strip()
+    if text[:1] in "([":
+        try:
+            parsed = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            raise ValueError(f"{name}={value!r} is not a Python list or tuple of strings") from None
+        if not isinstance(parsed, (list, tuple)) or not all(isinstance(v, str) for v in parsed):
+            raise ValueError(f"{name}={value!r} must be a list or tuple of strings")
+        return tuple(parsed)
+    parts = tuple(part.strip() for part in text.split(","))
+    if not all(parts):
+        raise ValueError(f"{name}={value!r}: an empty name (write names separated by commas)")
+    return parts
+
+
 def _coerce(value: Any, hint: Any, name: str) -> Any:
     """`value` if it fits `hint` (an int where a float is wanted becomes a float), else a ValueError."""
     text = hint.__name__ if isinstance(hint, type) else str(hint)
@@ -74,6 +94,8 @@ def _coerce(value: Any, hint: Any, name: str) -> Any:
         raise ValueError(f"{name} cannot be None (expected {text})")
     if isinstance(value, list) and tuple in allowed:
         return tuple(value)
+    if isinstance(value, str) and text.startswith("tuple["):
+        return _tuple_from_text(value, name)
     if isinstance(value, bool):
         if bool in allowed or (str in allowed and "bool" in text):
             return value

@@ -48,6 +48,21 @@ def test_settings_refuse_wrong_types_and_ranges() -> None:
         profiles.get_profile("ci").clm.max_steps = 3  # settings are frozen: dataclasses.replace makes a changed copy
 
 
+def test_a_tuple_knob_given_as_text_is_read_as_names() -> None:
+    """papermill hands a notebook a tuple knob as text: a Python literal or names with commas."""
+    sets = ("galleries", "notebooks")
+    assert profiles.get_profile("ci", clm_gallery_sets="galleries,notebooks").clm.gallery_sets == sets
+    assert profiles.get_profile("ci", clm_gallery_sets="('galleries', 'notebooks')").clm.gallery_sets == sets
+    assert profiles.get_profile("ci", clm_gallery_sets="['galleries']").clm.gallery_sets == ("galleries",)
+    assert profiles.get_profile("ci", clm_gallery_sets="notebooks").clm.gallery_sets == ("notebooks",)
+    with pytest.raises(ValueError, match="clm_gallery_sets=.*not a Python list or tuple"):
+        profiles.get_profile("ci", clm_gallery_sets="('galleries',")
+    with pytest.raises(ValueError, match="must be a list or tuple of strings"):
+        profiles.get_profile("ci", clm_gallery_sets="[1, 2]")
+    with pytest.raises(ValueError, match="an empty name"):
+        profiles.get_profile("ci", clm_gallery_sets="galleries,,notebooks")
+
+
 def dataclasses_frozen_error():
     import dataclasses
 

@@ -104,7 +104,9 @@ def test_unknown_parameter_and_profile_are_rejected(nbdir: Path, tmp_path: Path)
 
 
 @pytest.mark.parametrize("text, value", [("3", 3), ("2e-5", 2e-5), ("True", True), ("none", None),
-                                         ("bundled", "bundled"), ("../a/b", "../a/b")])
+                                         ("bundled", "bundled"), ("../a/b", "../a/b"),
+                                         # a tuple becomes a list: papermill would write its str
+                                         ("('a', 'b')", ["a", "b"]), ("['a']", ["a"])])
 def test_parse_value(text: str, value: object) -> None:
     assert run.parse_value(text) == value
 
