@@ -140,7 +140,7 @@ def test_loop_settings_and_bad_input():
 
     s = get_profile("ci", clm_max_steps=9).clm
     assert s.max_steps == 9 and s.batch_size == 8 and s.seed == 42
-    assert get_profile("workshop").clm.loop_settings().max_steps == 400  # notebook 05's own step count
+    assert get_profile("workshop").clm.loop_settings().max_steps == 1600  # notebook 05's own step count
     with pytest.raises(ValueError, match="did you mean 'clm_max_steps'"):
         get_profile("ci", clm_max_step=9)
     with pytest.raises(ValueError, match="max_steps=0"):
