@@ -30,12 +30,16 @@ course: setup
 # scans them, tests/test_checked_outputs.py compares their NBVAL_CHECK_OUTPUT cells with the stored outputs
 # (nbval's rules). A failing notebook there fails those tests, not make. The solution notebooks run under nbval.
 # The ci run has a fake Hub token in its environment: tests/test_safety.py checks that no notebook shows it.
+# Speed on a 2-core laptop: the two tracks run side by side, and pytest runs TEST_JOBS workers (pytest-xdist,
+# a test file per worker), each with one math thread: two processes that each spin on every core run slower
+# together than one after the other. TEST_JOBS=0 runs pytest in one process.
 FAKE_TOKEN := hf_FakeTokenForTheLeakTest0123456789abcd
+TEST_JOBS ?= 2
 test: setup
 	$(VPY) -m course_utils.run --profile ci --prepare-only --notebook-dir solutions --output-dir build/nb-ci-solutions
 	rm -rf $(RUNDIR)
-	-HF_TOKEN=$(FAKE_TOKEN) HUGGING_FACE_HUB_TOKEN=$(FAKE_TOKEN) $(VPY) -m course_utils.run --profile ci --keep-going --output-dir $(RUNDIR)
-	COURSE_TOKEN_RUN=$(RUNDIR) $(VPY) -m pytest tests build/nb-ci-solutions --nbval-lax --nbval-current-env -p no:cacheprovider --durations=25
+	-HF_TOKEN=$(FAKE_TOKEN) HUGGING_FACE_HUB_TOKEN=$(FAKE_TOKEN) $(VPY) -m course_utils.run --profile ci --keep-going --tracks-in-parallel --output-dir $(RUNDIR)
+	COURSE_TOKEN_RUN=$(RUNDIR) OMP_NUM_THREADS=1 $(VPY) -m pytest tests build/nb-ci-solutions --nbval-lax --nbval-current-env -p no:cacheprovider --durations=25 $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile)
 
 # As root (a Docker or CI container) JupyterLab refuses to start without --allow-root.
 lab: setup

@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -171,15 +172,22 @@ def prepare_folder(path: Path) -> None:
     (path / PREPARED_MARKER).write_text("made by python -m course_utils.run --prepare-only\n")
 
 
-def kernel_config() -> Any:
+def kernel_config(socket_dir: Path | None = None) -> Any:
     """The kernel talks to the runner over local sockets (IPC) where the OS has them: over TCP,
     ipykernel 7.4 warns once per notebook that the traffic is unencrypted. Windows has no IPC
-    transport, so there the kernel keeps TCP (and its warning)."""
+    transport, so there the kernel keeps TCP (and its warning).
+
+    jupyter_client names IPC sockets ``<ip>-1`` ... ``<ip>-5`` after the first free numbers, with
+    ``ip`` = "kernel-ipc" in the working directory by default: two runs started at once in one
+    folder (two ``make course``, or the two tracks) picked the same sockets and one kernel never
+    answered. Each kernel gets its sockets in ``socket_dir``, a folder of its own."""
     from traitlets.config import Config
 
     config = Config()
     if sys.platform != "win32":
         config.KernelManager.transport = "ipc"
+        if socket_dir is not None:
+            config.KernelManager.ip = str(socket_dir / "kernel")
     return config
 
 
@@ -192,6 +200,7 @@ def execute(
 
     os.environ[METRICS_ENV] = str(metrics_file)
     start = time.perf_counter()
+    sockets = Path(tempfile.mkdtemp(prefix="course-kernel-"))  # short: a socket path has ~100 bytes
     try:
         papermill.execute_notebook(
             str(notebook),
@@ -201,7 +210,7 @@ def execute(
             progress_bar=False,
             log_output=log_output,
             kernel_name="python3",
-            config=kernel_config(),
+            config=kernel_config(sockets),
         )
         status, error = "ok", ""
     except PapermillExecutionError as exc:
@@ -210,6 +219,7 @@ def execute(
         error = f"{exc.ename}: {exc.evalue}"[:500]
     finally:
         os.environ.pop(METRICS_ENV, None)
+        shutil.rmtree(sockets, ignore_errors=True)
     metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
     return Result(notebook.name, status, round(time.perf_counter() - start, 1), metrics, error)
 
@@ -287,6 +297,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "asset is loaded from it (offline workshops)")
     parser.add_argument("--notebook-dir", default=str(NOTEBOOK_DIR), help=argparse.SUPPRESS)
     parser.add_argument("--log-output", action="store_true", help="stream cell output")
+    parser.add_argument("--tracks-in-parallel", action="store_true",
+                        help="run the CLM and QA notebooks side by side, each track in order in a "
+                             "process of its own with half the cores (make test's ci run); not for "
+                             "timed runs: the two tracks share the machine")
     args = parser.parse_args(argv)
 
     # The kernel papermill starts is "python3" -> `python` on PATH: make it this interpreter.
@@ -344,24 +358,65 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.environ.pop(name, None)
 
 
+def tracks(notebooks: Sequence[Path]) -> list[list[Path]]:
+    """The notebooks grouped by track, the word after the step number (``03_clm_...``: clm), each
+    group in course order. A track's notebooks hand over to each other through the workspace
+    (03 trains the model 04 loads); two tracks share nothing but the machine."""
+    groups: dict[str, list[Path]] = {}
+    for nb in notebooks:
+        parts = nb.stem.split("_")
+        groups.setdefault(parts[1] if len(parts) > 1 else nb.stem, []).append(nb)
+    return list(groups.values())
+
+
+def _run_chain(chain: Sequence[Path], results: list[Result], numbers: dict[Path, int], total: int,
+               folder: Path, base: dict[str, Any], per_notebook: dict[Path, dict[str, Any]],
+               keep_going: bool, log_output: bool) -> list[Result]:
+    """Execute ``chain`` in order, appending to ``results``: after a failure the rest is `not run`
+    (unless ``keep_going``), after an interrupted notebook always."""
+    for i, nb in enumerate(chain):
+        last = results[-1].status if results else "ok"
+        if last == "interrupted" or (last == "failed" and not keep_going):
+            results.extend(Result(n.name, "not run") for n in chain[i:])
+            break
+        print(f"[{numbers[nb]}/{total}] {nb.name} ...", flush=True)
+        result = execute(nb, folder / nb.name, {**base, **per_notebook[nb]},
+                         folder / "metrics" / f"{nb.stem}.json", log_output)
+        results.append(result)
+        print(f"    {nb.name}: {result.status} in {result.seconds:.1f} s {result.error}", flush=True)
+    return results
+
+
+def _run_track(chain: list[Path], numbers: dict[Path, int], total: int, folder: Path, base: dict[str, Any],
+               per_notebook: dict[Path, dict[str, Any]], keep_going: bool, log_output: bool,
+               threads: int) -> list[Result]:
+    """One track in a process of its own (--tracks-in-parallel). Its kernels get ``threads`` math
+    threads unless OMP_NUM_THREADS is set: two tracks each spinning on all cores run slower
+    together than one after the other (ci notebooks on 2 cores: 188 s against 136 s)."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    results: list[Result] = []
+    try:
+        _run_chain(chain, results, numbers, total, folder, base, per_notebook, keep_going, log_output)
+    except KeyboardInterrupt:  # Ctrl-C reaches every process of the terminal: report what finished
+        pass
+    return results
+
+
 def _run_all(args: argparse.Namespace, notebooks: Sequence[Path], folder: Path, base: dict[str, Any],
              per_notebook: dict[Path, dict[str, Any]], user_params: dict[str, Any]) -> int:
     results: list[Result] = []
-    print(f"running {len(notebooks)} notebook(s), profile={args.profile}, into {folder}", flush=True)
+    numbers = {nb: i + 1 for i, nb in enumerate(notebooks)}
+    chains = tracks(notebooks) if args.tracks_in_parallel else [list(notebooks)]
+    side_by_side = f", {len(chains)} tracks side by side" if len(chains) > 1 else ""
+    print(f"running {len(notebooks)} notebook(s), profile={args.profile}{side_by_side}, into {folder}", flush=True)
     try:
-        for i, nb in enumerate(notebooks):
-            if results and results[-1].status == "interrupted":
-                results.extend(Result(n.name, "not run") for n in notebooks[i:])
-                break
-            if results and results[-1].status == "failed" and not args.keep_going:
-                results.extend(Result(n.name, "not run") for n in notebooks[i:])
-                break
-            print(f"[{i + 1}/{len(notebooks)}] {nb.name} ...", flush=True)
-            result = execute(nb, folder / nb.name, {**base, **per_notebook[nb]},
-                             folder / "metrics" / f"{nb.stem}.json", args.log_output)
-            results.append(result)
-            print(f"    {result.status} in {result.seconds:.1f} s {result.error}", flush=True)
-    except KeyboardInterrupt:
+        if len(chains) == 1:
+            _run_chain(chains[0], results, numbers, len(notebooks), folder, base, per_notebook,
+                       args.keep_going, args.log_output)
+        else:
+            results = _run_side_by_side(chains, numbers, folder, base, per_notebook, args)
+    except KeyboardInterrupt as stop:
+        results = getattr(stop, "results", results)
         done = {r.notebook for r in results}
         results.extend(Result(n.name, "interrupted") for n in notebooks if n.name not in done)
         write_summary(folder, args.profile, user_params, results)
@@ -373,6 +428,38 @@ def _run_all(args: argparse.Namespace, notebooks: Sequence[Path], folder: Path, 
     print(format_table(results))
     print(f"\nsummary: {summary}")
     return 0 if all(r.status == "ok" for r in results) else 1
+
+
+def _run_side_by_side(chains: list[list[Path]], numbers: dict[Path, int], folder: Path, base: dict[str, Any],
+                      per_notebook: dict[Path, dict[str, Any]], args: argparse.Namespace) -> list[Result]:
+    """Each track in its own process; the results in course order. A failure stops its own track
+    only. After Ctrl-C, what each track finished, the rest `interrupted`."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    threads = max(1, (os.cpu_count() or 1) // len(chains))
+    order = {nb.name: numbers[nb] for nb in numbers}
+    with ProcessPoolExecutor(len(chains), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_run_track, chain, numbers, len(numbers), folder, base,
+                               {nb: per_notebook[nb] for nb in chain}, args.keep_going, args.log_output,
+                               threads) for chain in chains]
+        try:
+            parts = [f.result() for f in futures]
+        except KeyboardInterrupt:
+            parts = [f.result() for f in futures]  # the tracks stop at the same Ctrl-C and report
+            finished = [r for part in parts for r in part]
+            done = {r.notebook for r in finished}
+            finished += [Result(nb.name, "interrupted") for nb in numbers if nb.name not in done]
+            raise _Interrupted(sorted(finished, key=lambda r: order[r.notebook])) from None
+    return sorted((r for part in parts for r in part), key=lambda r: order[r.notebook])
+
+
+class _Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a side-by-side run, carrying what the tracks finished."""
+
+    def __init__(self, results: list[Result]) -> None:
+        super().__init__()
+        self.results = results
 
 
 if __name__ == "__main__":

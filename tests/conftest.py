@@ -59,3 +59,20 @@ def ci_run() -> Path:
             pytest.fail(problem)
         pytest.skip(problem)
     return CI_RUN
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """With pytest-xdist's ``--dist loadfile`` (make test), the solution notebooks run on one
+    worker, in course order: they share one workspace (build/nb-ci-solutions/work), whose corpus
+    and tokenizer the first builds and the next reuse, never two at once."""
+    if config.getoption("dist", None) != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SolutionsTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "nb-ci-solutions" if "nb-ci-solutions/" in path else super()._split_scope(nodeid)
+
+    return SolutionsTogether(config, log)

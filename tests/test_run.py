@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -200,3 +201,46 @@ def test_batch_runs_switch_progress_bars_off_whatever_the_profile(tmp_path: Path
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((out / "summary.json").read_text())["notebooks"][0]["metrics"]
     assert metrics == {"profile": "workshop", "quiet": True, "tqdm": "1", "datasets": "1"}
+
+
+def test_tracks_in_parallel_run_each_track_in_order_and_stop_only_the_failing_one(tmp_path: Path) -> None:
+    """--tracks-in-parallel (make test's ci run): one process per track, each track in course
+    order (a notebook sees what the one before it in its track wrote), a failure stops its own
+    track only, and the summary lists every notebook in course order, as a sequential run does."""
+    d = tmp_path / "nbs"
+    d.mkdir()
+    make_notebook(d / "01_a_first.ipynb", "from pathlib import Path\nPath(output_dir).mkdir(parents=True, exist_ok=True)\n"
+                                          "(Path(output_dir) / 'a.txt').write_text('from 01')")
+    make_notebook(d / "02_b_fails.ipynb", "raise ValueError('boom in track b')")
+    make_notebook(d / "03_a_second.ipynb", "import os\nfrom pathlib import Path\n"
+                                           "from course_utils.workspace import record_metrics\n"
+                                           "record_metrics(seen=(Path(output_dir) / 'a.txt').read_text(),\n"
+                                           "               threads=os.environ.get('OMP_NUM_THREADS'))")
+    make_notebook(d / "04_b_after.ipynb", "print('never')")
+    assert run.tracks(sorted(d.glob("*.ipynb"))) == [[d / "01_a_first.ipynb", d / "03_a_second.ipynb"],
+                                                      [d / "02_b_fails.ipynb", d / "04_b_after.ipynb"]]
+    out = tmp_path / "run-tracks"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    proc = subprocess.run([sys.executable, "-m", "course_utils.run", "--profile", "ci", "--notebook-dir", str(d),
+                           "--output-dir", str(out), "--tracks-in-parallel"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "2 tracks side by side" in proc.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert [(n["notebook"], n["status"]) for n in summary["notebooks"]] == [
+        ("01_a_first.ipynb", "ok"), ("02_b_fails.ipynb", "failed"),
+        ("03_a_second.ipynb", "ok"), ("04_b_after.ipynb", "not run")]
+    assert summary["notebooks"][2]["metrics"] == {
+        "seen": "from 01", "threads": str(max(1, (os.cpu_count() or 1) // 2))}
+    assert "boom in track b" in summary["notebooks"][1]["error"]
+
+
+def test_two_runs_at_once_in_one_folder_do_not_share_kernel_sockets(nbdir: Path, tmp_path: Path) -> None:
+    """jupyter_client numbers IPC sockets from 1 in the working directory: two runners started
+    together picked the same ones, and one kernel never answered (60 s, then a failure)."""
+    procs = [subprocess.Popen([sys.executable, "-m", "course_utils.run", "--profile", "ci", "--notebook-dir",
+                               str(nbdir), "--notebooks", "01_*", "--output-dir", str(tmp_path / f"r{i}")],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    outputs = [p.communicate(timeout=240)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert not list(nbdir.glob("kernel*")), "sockets left in the notebooks' folder"
